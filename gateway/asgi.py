@@ -1,0 +1,83 @@
+"""The ASGI application: Django for HTTP, plus the lifespan Django does not handle.
+
+At lifespan start-up (in each worker, after the server forked it) the config is loaded,
+observability is set up and the worker's pooled upstream client is opened; at shutdown
+the client is closed. Servers without lifespan support get the same on first request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
+
+import django  # noqa: E402
+
+django.setup(set_prefix=False)
+
+from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+
+from gateway import runtime as runtime_module  # noqa: E402
+
+logger = logging.getLogger("gateway")
+django_app = ASGIHandler()
+_start_lock = asyncio.Lock()
+
+
+async def startup() -> None:
+    async with _start_lock:
+        if runtime_module.current() is not None:
+            return
+        _setup_observability()
+        # Django logs every 4xx/5xx as "Not Found: /path"; the access line already says it.
+        logging.getLogger("django.request").setLevel(logging.CRITICAL)
+        runtime = runtime_module.load_runtime()
+        await runtime.start()
+        runtime_module.install(runtime)
+        logger.info("gateway worker ready", extra={"routes": len(runtime.routes), "config": runtime.source})
+
+
+async def shutdown() -> None:
+    runtime = runtime_module.current()
+    runtime_module.install(None)
+    if runtime is not None:
+        await runtime.stop()
+
+
+def _setup_observability() -> None:
+    try:
+        from observability import logging as obs_logging
+        from observability import tracing as obs_tracing
+    except ImportError:
+        logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
+        return
+    obs_logging.setup("gateway")
+    obs_tracing.setup("gateway")
+
+
+async def _lifespan(receive, send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                await startup()
+            except Exception as exc:  # noqa: BLE001 - reported to the server, which exits
+                logger.exception("gateway start-up failed")
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def application(scope, receive, send) -> None:
+    if scope["type"] == "http":
+        if runtime_module.current() is None:
+            await startup()
+        await django_app(scope, receive, send)
+    elif scope["type"] == "lifespan":
+        await _lifespan(receive, send)

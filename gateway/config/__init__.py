@@ -1,0 +1,1 @@
+from gateway.config.loader import ConfigError, load_config  # noqa: F401

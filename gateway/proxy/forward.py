@@ -1,0 +1,168 @@
+"""Forward one request to its upstream and stream the answer back.
+
+The upstream URL is the target's base URL plus the *normalised* path (never a join
+with a client path) and the byte-exact query string. The client's ``Content-Length``
+and ``Transfer-Encoding`` are dropped and the body is re-framed by the HTTP client.
+Small responses are read whole and sent in one message; large or unsized ones are
+streamed chunk by chunk so memory does not grow with the body.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import httpx
+from django.http import HttpResponse, StreamingHttpResponse
+
+from gateway import observe
+from gateway.proxy.errors import map_upstream_exception
+from gateway.proxy.headers import forwarded_element, response_headers_for_client
+
+if TYPE_CHECKING:
+    from gateway.context import RequestContext
+    from gateway.runtime import Runtime
+
+SMALL_RESPONSE = 256 * 1024
+SMALL_REQUEST = 1024 * 1024
+BODY_CHUNK = 64 * 1024
+NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class ProxyResponse(HttpResponse):
+    """A whole upstream response with its raw header list (repeated names kept)."""
+
+    def __init__(self, status: int, raw_headers: list[tuple[bytes, bytes]], body: bytes):
+        super().__init__(body, status=status)
+        self.raw_headers = raw_headers
+
+    def items(self):  # what Django's ASGI handler sends as headers
+        return self.raw_headers
+
+
+class StreamingProxyResponse(StreamingHttpResponse):
+    def __init__(self, status: int, raw_headers: list[tuple[bytes, bytes]], body: AsyncIterator):
+        super().__init__(body, status=status)
+        self.raw_headers = raw_headers
+
+    def items(self):
+        return self.raw_headers
+
+
+async def forward(ctx: RequestContext, runtime: Runtime):
+    route = ctx.route
+    pool = route.upstream
+    target = pool.next_target()
+    scope = ctx.request.scope
+    url = target.url(route.upstream_path(ctx.path), scope.get("query_string", b""))
+    headers = _upstream_headers(ctx, runtime, target.host_header)
+    content = _request_body(ctx.request, headers)
+    request = httpx.Request(
+        ctx.request.method, url, headers=headers, content=content,
+        extensions={"timeout": pool.timeout_dict},
+    )
+    ctx.upstream = pool.name
+    started = time.perf_counter()
+    try:
+        upstream = await runtime.transport.handle_async_request(request)
+    except Exception as exc:  # noqa: BLE001 - mapped in one place, unknown ones re-raised
+        ctx.upstream_ms = (time.perf_counter() - started) * 1000
+        error, kind = map_upstream_exception(exc)
+        observe.upstream_error(ctx, pool.name, kind)
+        raise error from None
+    upstream.request = request
+    ctx.upstream_status = upstream.status_code
+    ctx.upstream_ms = (time.perf_counter() - started) * 1000
+    return await _client_response(ctx, upstream)
+
+
+def _upstream_headers(ctx: RequestContext, runtime: Runtime, target_host: str) -> list:
+    scope = ctx.request.scope
+    peer = ctx.extra["peer"]
+    trusted = ctx.extra["peer_trusted"]
+    headers = list(runtime.request_headers(scope["headers"]))
+    client_host = ctx.extra["host_header"]
+    proto = scope.get("scheme", "http")
+    xff, xfp, xfh, fwd = (ctx.extra.get(k) if trusted else None for k in _FORWARDED_KEYS)
+    headers.append((b"host", (client_host if ctx.route.preserve_host and client_host else target_host).encode("latin-1")))
+    headers.append((b"x-forwarded-for", f"{xff}, {peer}".encode() if xff else peer.encode()))
+    headers.append((b"x-forwarded-proto", (xfp or proto).encode("latin-1")))
+    headers.append((b"x-forwarded-host", (xfh or client_host).encode("latin-1")))
+    element = forwarded_element(peer, xfp or proto, xfh or client_host)
+    headers.append((b"forwarded", f"{fwd}, {element}".encode("latin-1") if fwd else element.encode("latin-1")))
+    headers.append((b"x-request-id", ctx.request_id.encode()))
+    for name, value in ctx.extra.get("upstream_headers", ()):
+        headers.append((name.encode("latin-1"), value.encode("latin-1")))
+    return headers
+
+
+_FORWARDED_KEYS = ("xff", "xfp", "xfh", "forwarded")
+
+
+def _request_body(request, headers: list) -> bytes | AsyncIterator[bytes] | None:
+    body = request._stream  # Django's spooled file holding the whole request body
+    size = body.seek(0, 2)
+    body.seek(0)
+    if size == 0:
+        return None if request.method in ("GET", "HEAD", "DELETE", "OPTIONS") else b""
+    if size <= SMALL_REQUEST:
+        return body.read()
+    headers.append((b"content-length", str(size).encode()))
+    return _read_chunks(body)
+
+
+async def _read_chunks(body) -> AsyncIterator[bytes]:
+    while chunk := body.read(BODY_CHUNK):
+        yield chunk
+
+
+async def _client_response(ctx: RequestContext, upstream: httpx.Response):
+    status = upstream.status_code
+    raw = upstream.headers.raw
+    headers = response_headers_for_client(raw)
+    length = _content_length(raw)
+    method = ctx.request.method
+    if method == "HEAD" or status in NO_BODY_STATUSES or status < 200:
+        await upstream.aclose()
+        if length is not None and status not in (204,) and status >= 200:
+            headers.append((b"content-length", length))
+        return ProxyResponse(status, headers, b"")
+    if length is not None and int(length) <= SMALL_RESPONSE:
+        try:
+            body = b"".join([chunk async for chunk in upstream.aiter_raw()])
+        except Exception as exc:  # noqa: BLE001
+            error, kind = map_upstream_exception(exc)
+            observe.upstream_error(ctx, ctx.upstream or "", kind)
+            raise error from None
+        finally:
+            await upstream.aclose()
+        headers.append((b"content-length", str(len(body)).encode()))
+        return ProxyResponse(status, headers, body)
+    if length is not None:
+        headers.append((b"content-length", length))
+    response = StreamingProxyResponse(status, headers, _stream(ctx, upstream))
+    return response
+
+
+async def _stream(ctx: RequestContext, upstream: httpx.Response) -> AsyncIterator[bytes]:
+    sent = 0
+    status = upstream.status_code
+    try:
+        async for chunk in upstream.aiter_raw():
+            sent += len(chunk)
+            yield chunk
+    except httpx.HTTPError as exc:
+        _, kind = map_upstream_exception(exc)
+        observe.upstream_error(ctx, ctx.upstream or "", kind)
+        raise  # headers are sent: aborting the connection tells the client it is cut
+    finally:
+        await upstream.aclose()
+        observe.request_finished(ctx, status, sent)
+
+
+def _content_length(raw: list[tuple[bytes, bytes]]) -> bytes | None:
+    for name, value in raw:
+        if name.lower() == b"content-length":
+            return value.strip() if value.strip().isdigit() else None
+    return None

@@ -1,0 +1,122 @@
+"""Everything built from one config load, per worker: routes, policies, upstreams, client.
+
+Built once (never per request) and swapped as a whole, so a request runs start to end
+on the config it started with.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import httpx
+
+from gateway.config import load_config
+from gateway.config.models import GatewayConfig
+from gateway.net import parse_networks
+from gateway.policies import REGISTRY
+from gateway.policies.base import Policy, Services
+from gateway.policies.pipeline import compile_steps
+from gateway.proxy.client import create_client
+from gateway.proxy.headers import GATEWAY_SET, HOP_BY_HOP, IDENTITY_HEADERS, request_headers_for_upstream
+from gateway.proxy.upstreams import UpstreamPool
+from gateway.routing.table import Route, RouteTable
+
+logger = logging.getLogger("gateway")
+
+DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "demo", "gateway.yaml")
+
+
+class Runtime:
+    def __init__(self, config: GatewayConfig, policy_options, source: str = "") -> None:
+        self.config = config
+        self.source = source
+        self.services = Services(settings=config.gateway, consumers=config.consumers)
+        self.pools = {name: UpstreamPool(name, up) for name, up in config.upstreams.items()}
+        self.routes = [self._route(i, r, policy_options[i]) for i, r in enumerate(config.routes)]
+        self.table = RouteTable(self.routes)
+        self.trusted_proxies = parse_networks(
+            [*config.gateway.trusted_proxies, *_env_list("GATEWAY_TRUSTED_PROXIES")]
+        )
+        self.admin_networks = parse_networks(config.gateway.admin.allow_networks)
+        self.dropped_request_headers = HOP_BY_HOP | GATEWAY_SET | IDENTITY_HEADERS | self._identity_names()
+        self.client: httpx.AsyncClient | None = None
+        self.transport: httpx.AsyncBaseTransport | None = None
+        self.ready = False
+
+    def _route(self, index: int, route, options) -> Route:
+        policies: list[Policy] = [
+            REGISTRY[name](opts, route_name=route.name, services=self.services) for name, opts in options
+        ]
+        match = route.match
+        return Route(
+            name=route.name,
+            prefix=match.path_prefix,
+            upstream=self.pools[route.upstream],
+            methods=frozenset(match.methods) if match.methods else None,
+            hosts=tuple(h.lower() for h in match.hosts or ()),
+            headers=tuple((k.lower(), v) for k, v in (match.headers or {}).items()),
+            strip_prefix=route.strip_prefix,
+            preserve_host=route.preserve_host,
+            policies=compile_steps(policies),
+        )
+
+    def _identity_names(self) -> frozenset[bytes]:
+        """Header names any policy may set upstream: a client's copy is never forwarded."""
+        names = set()
+        for route in self.routes:
+            for policy in _flatten(route.policies):
+                names.update(n.lower().encode() for n in getattr(policy, "upstream_header_names", ()))
+        return frozenset(names)
+
+    def request_headers(self, raw):
+        return request_headers_for_upstream(raw, self.dropped_request_headers)
+
+    async def start(self) -> None:
+        from gateway import observe
+
+        max_connections = max(p.config.max_connections for p in self.pools.values())
+        self.client = create_client(max_connections)
+        observe.instrument_client(self.client)
+        # The proxy calls the (instrumented) transport directly: see gateway.proxy.client.
+        self.transport = self.client._transport
+        self.services.http = self.client
+        for route in self.routes:
+            for policy in _flatten(route.policies):
+                await policy.startup()
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        for route in self.routes:
+            for policy in _flatten(route.policies):
+                await policy.shutdown()
+        if self.client is not None:
+            await self.client.aclose()
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def _flatten(steps):
+    for step in steps:
+        yield from getattr(step, "members", (step,))
+
+
+def load_runtime(path: str | None = None) -> Runtime:
+    source = path or os.environ.get("GATEWAY_CONFIG") or DEFAULT_CONFIG
+    config, policy_options = load_config(source)
+    return Runtime(config, policy_options, source)
+
+
+_current: Runtime | None = None
+
+
+def current() -> Runtime | None:
+    return _current
+
+
+def install(runtime: Runtime | None) -> None:
+    global _current
+    _current = runtime

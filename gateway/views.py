@@ -181,4 +181,7 @@ async def metrics(request, runtime):
 
 def reserved_not_found(request):
     """``/-/`` belongs to the gateway: an unknown name there is never proxied."""
-    return problem_response(404, "Not Found", "No such gateway endpoint.")
+    request_id = uuid.uuid4().hex
+    return problem_response(
+        404, "Not Found", "No such gateway endpoint.", request_id, [("X-Request-ID", request_id)]
+    )

@@ -16,6 +16,8 @@ from aiohttp import web
 
 from tests.support.net import free_port
 
+NAME = web.AppKey("name", str)
+
 
 async def echo(request: web.Request) -> web.Response:
     body = await request.read()
@@ -25,9 +27,9 @@ async def echo(request: web.Request) -> web.Response:
         "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in request.raw_headers],
         "body_length": len(body),
         "body_sha256": hashlib.sha256(body).hexdigest(),
-        "server": request.app["name"],
+        "server": request.app[NAME],
     }
-    return web.json_response(payload, headers={"Server": "upstream-secret/1.0", "X-Upstream": request.app["name"]})
+    return web.json_response(payload, headers={"Server": "upstream-secret/1.0", "X-Upstream": request.app[NAME]})
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -88,7 +90,7 @@ async def gzip_body(request: web.Request) -> web.Response:
 
 def build_app(name: str) -> web.Application:
     app = web.Application(client_max_size=100 * 1024 * 1024)
-    app["name"] = name
+    app[NAME] = name
     app.router.add_route("*", "/stream/{size}", stream)
     app.router.add_route("*", "/slow", slow)
     app.router.add_route("*", "/status/{code}", status)

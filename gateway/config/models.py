@@ -78,7 +78,13 @@ class Match(Strict):
         return value.rstrip("/") or "/"
 
 
-PolicyEntry = Annotated[dict[str, Any], Field(min_length=1, max_length=1)]
+def _one_policy(entry: dict[str, Any]) -> dict[str, Any]:
+    if len(entry) != 1:
+        raise ValueError("a policy entry names exactly one policy, like `- jwt: {...}`")
+    return entry
+
+
+PolicyEntry = Annotated[dict[str, Any], AfterValidator(_one_policy)]
 
 
 class Route(Strict):

@@ -35,7 +35,7 @@ def test_base_path_of_target_is_prepended(gateway):
     assert parse_echo(r)["raw_path"] == "/base/x/y?q=1"
 
 
-def test_forwarding_headers_are_set_and_client_copies_replaced(gateway):
+def test_forwarding_headers_are_set_and_client_copies_replaced(gateway, upstreams):
     r = httpx.get(
         f"{gateway.url}/api/echo",
         headers={"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Host": "evil", "Forwarded": "for=6.6.6.6",
@@ -48,8 +48,7 @@ def test_forwarding_headers_are_set_and_client_copies_replaced(gateway):
     assert seen["x-forwarded-host"] == [host]
     assert seen["forwarded"] == [f'for=127.0.0.1;proto=http;host="{host}"']
     assert seen["x-custom"] == ["kept"]
-    assert seen["host"] == [f"127.0.0.1:{gateway.url.rsplit(':', 1)[1]}".replace(str(gateway.port), seen["host"][0].rsplit(":", 1)[1])]
-    assert seen["host"][0] != host  # the upstream's own authority, not the client's
+    assert seen["host"] == [f"127.0.0.1:{upstreams[0].port}"]  # the upstream's authority
 
 
 def test_preserve_host_sends_the_clients_host(gateway):

@@ -94,7 +94,7 @@ class RateLimitPolicy(Policy):
         super().__init__(config, route_name=route_name, services=services)
         self.limits = tuple(parse_limit(text) for text in config.limits)
         self.kinds = (config.key,) if isinstance(config.key, str) else tuple(config.key)
-        self.backend = backend or shared_backend(_redis_url(services))
+        self.backend = backend if backend is not None else shared_backend(_redis_url(services))
         self.local = MemoryBackend(clock=self.backend.clock)
         workers = config.workers or _env_workers()
         self.local_limits = tuple(limit.scaled(workers) for limit in self.limits)

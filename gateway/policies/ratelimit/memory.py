@@ -6,6 +6,7 @@ Safe under asyncio without a lock because ``hit`` never awaits between read and 
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 
 from gateway.policies.ratelimit import gcra
@@ -30,9 +31,7 @@ class MemoryBackend(RateLimitBackend):
         slots = [(key, limit.name) for limit in limits]
         states, new_tats = gcra.evaluate([self._tats.get(s) for s in slots], limits, now, cost)
         if new_tats is not None:
-            for slot, tat in zip(slots, new_tats):
-                self._tats.pop(slot, None)  # re-insert: dict order becomes last-use order
-                self._tats[slot] = tat
+            self._tats.update(zip(slots, new_tats))
             self._bound(now)
         return Decision.from_states(states)
 
@@ -40,9 +39,15 @@ class MemoryBackend(RateLimitBackend):
         return len(self._tats)
 
     def _bound(self, now_us: int) -> None:
-        """Drop expired TATs when full; then, if still full, the least recently used."""
+        """When full, drop expired TATs, then the earliest ones (down to 90%).
+
+        The earliest TAT is the state closest to "fresh" anyway, so a flood of new keys
+        cannot wipe out the state of a client that is currently being limited.
+        """
         if len(self._tats) <= self.max_keys:
             return
-        self._tats = {slot: tat for slot, tat in self._tats.items() if tat > now_us}
-        while len(self._tats) > self.max_keys:
-            del self._tats[next(iter(self._tats))]
+        live = {slot: tat for slot, tat in self._tats.items() if tat > now_us}
+        excess = len(live) - int(self.max_keys * 0.9)
+        for slot in heapq.nsmallest(max(0, excess), live, key=live.__getitem__):
+            del live[slot]
+        self._tats = live

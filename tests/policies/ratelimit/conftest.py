@@ -73,6 +73,7 @@ class FaultyProxy:
 
     def __init__(self) -> None:
         self.mode = "pass"
+        self.connections = 0
         self.commands = RespCommands()
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task] = set()
@@ -93,6 +94,7 @@ class FaultyProxy:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+        self.connections += 1
         if self.mode == "reset":
             writer.close()
             return
@@ -133,6 +135,12 @@ def _redis_reachable() -> None:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def monotonic() -> FakeClock:
+    """A separate clock for the circuit breaker."""
+    return FakeClock(start=1000.0)
 
 
 @pytest.fixture
@@ -222,3 +230,8 @@ def decide(ctx_factory):
         return await run_policy(policy, ctx_factory(**ctx_options))
 
     return call
+
+
+@pytest.fixture
+def run():
+    return run_policy

@@ -63,7 +63,15 @@ class RedisBackend(RateLimitBackend):
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def startup(self) -> None:
-        self._redis()
+        """Create the pool and cache the script, so the first decision is one EVALSHA too.
+
+        Best effort: a Redis that is down at start-up is handled per request, like later.
+        """
+        try:
+            async with asyncio.timeout(self.timeout * 2):
+                await self._redis().script_load(SCRIPT)
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("rate-limit store not reachable at start-up (%s)", type(exc).__name__)
 
     async def close(self) -> None:
         client, self._client = self._client, None

@@ -101,3 +101,19 @@ async def test_recovers_when_the_script_cache_is_flushed(
     after_flush = [await backend.hit("k", [limit]) for _ in range(3)]
     assert [d.allowed for d in after_flush] == [True, True, False]  # state survived
     assert proxy.commands.names[before:] == ["EVALSHA", "EVAL", "EVALSHA", "EVALSHA"]
+
+
+async def test_startup_caches_the_script_so_the_first_decision_is_one_call_too(
+    make_redis_backend, proxy, clock
+):
+    backend = make_redis_backend(proxy.url, clock=clock)
+    await backend.startup()
+    await backend.hit("k", [TEN_PER_SECOND])
+    handshake = {"HELLO", "CLIENT"}  # once per connection
+    assert [n for n in proxy.commands.names if n not in handshake] == ["SCRIPT", "EVALSHA"]
+
+
+async def test_startup_survives_a_missing_redis(make_redis_backend, proxy):
+    proxy.mode = "reset"
+    backend = make_redis_backend(proxy.url)
+    await backend.startup()  # logs a warning, raises nothing

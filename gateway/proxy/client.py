@@ -14,7 +14,7 @@ import httpx
 
 
 def create_client(max_connections: int = 512) -> httpx.AsyncClient:
-    transport = _transport(os.environ.get("GATEWAY_HTTP_TRANSPORT", "httpcore"), max_connections)
+    transport = _transport(os.environ.get("GATEWAY_HTTP_TRANSPORT", "aiohttp"), max_connections)
     return httpx.AsyncClient(
         transport=transport,
         trust_env=False,

@@ -1,0 +1,123 @@
+"""One-command load benchmark: ``python -m bench`` (or ``make bench``).
+
+Every figure is a ratio inside one run on one machine, never an absolute target.
+Pinning (when ``taskset`` exists and the machine has 2+ cores): the server under test
+runs on CPU 0, the load generator and the origin on the other CPUs, so the server
+under test never competes with the load it is measured by.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+from bench import servers
+from bench.load import Result, run_load
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    cores = os.cpu_count() or 1
+    sut_cpus = "0" if cores >= 2 else None
+    load_cpus = f"1-{cores - 1}" if cores >= 2 else None
+    if args.workers > 1 and cores >= 2:
+        sut_cpus = None  # several workers need every core; say so in the table
+    origin = servers.nginx_origin(load_cpus) or servers.python_origin(load_cpus)
+    origin.wait_ready()
+    results: dict[str, Result] = {}
+    try:
+        for name, start, path, headers in _scenarios(args, origin.url, sut_cpus):
+            if args.only and name not in args.only:
+                continue
+            results[name] = _measure(name, start, path, headers, args, load_cpus)
+    finally:
+        origin.stop()
+    _report(results, args, cores, sut_cpus)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench")
+    p.add_argument("--seconds", type=float, default=5)
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--server", default="granian", choices=("granian", "uvicorn"))
+    p.add_argument("--only", nargs="*", help="scenario names to run")
+    return p
+
+
+def _scenarios(args, origin_url: str, cpus: str | None):
+    w, srv = args.workers, args.server
+    quiet = {"GATEWAY_METRICS": "off", "GATEWAY_ACCESS_LOG": "off", "OTEL_SDK_DISABLED": "true"}
+    yield "upstream-direct", lambda: servers.Existing(origin_url), "/", {}
+    yield "nginx-proxy", lambda: servers.nginx_proxy(origin_url, cpus), "/", {}
+    yield "django-hello", lambda: servers.django_app("django-hello", "hello", cpus=cpus, workers=w, server=srv), "/hello", {}
+    yield "naive-proxy", lambda: servers.django_app("naive-proxy", "naive", cpus=cpus, workers=w, upstream=origin_url, server=srv), "/bench", {}
+    config = _gateway_config(origin_url)
+    for transport in ("httpcore", "aiohttp"):
+        env = {**quiet, "GATEWAY_HTTP_TRANSPORT": transport}
+        yield f"gateway-{transport}", lambda env=env: servers.gateway("gateway", config, cpus=cpus, workers=w, env=env, server=srv), "/bench", {}
+
+
+def _gateway_config(origin_url: str) -> Path:
+    config = {
+        "upstreams": {"origin": {"targets": [origin_url]}},
+        "routes": [{"name": "open", "match": {"path_prefix": "/bench"}, "upstream": "origin"}],
+    }
+    path = Path(tempfile.mkdtemp(prefix="bench-gw-")) / "gateway.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _measure(name, start, path, headers, args, load_cpus) -> Result:
+    process = start()
+    if process is None:
+        print(f"{name}: skipped (nginx not installed)")
+        return None
+    try:
+        url = process.url
+        process.wait_ready(path)
+        run_load(url + path, connections=4, seconds=1, headers=headers, cpus=load_cpus)  # warm-up
+        result = run_load(url + path, connections=args.connections, seconds=args.seconds,
+                          headers=headers, cpus=load_cpus)
+        print(f"{name:22} {result.rps:10.0f} req/s  p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.errors}")
+        return result
+    finally:
+        process.stop()
+        time.sleep(0.3)
+
+
+def _report(results: dict, args, cores: int, sut_cpus) -> None:
+    def ratio(a: str, b: str) -> float | None:
+        if results.get(a) and results.get(b):
+            return round(results[a].rps / results[b].rps, 3)
+        return None
+
+    gateways = [n for n in results if n.startswith("gateway") and results[n]]
+    ratios = {}
+    for g in gateways:
+        for base in ("django-hello", "nginx-proxy", "upstream-direct", "naive-proxy"):
+            ratios[f"{g}/{base}"] = ratio(g, base)
+    print(f"\ncores: {cores}  workers: {args.workers}  connections: {args.connections}  "
+          f"server: {args.server}  pinned: {'SUT on CPU 0' if sut_cpus else 'no'}")
+    for key, value in ratios.items():
+        if value is not None:
+            print(f"  {key:45} {value:6.3f}")
+    RESULTS.mkdir(exist_ok=True)
+    payload = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cores": cores, "python": platform.python_version(), "platform": platform.platform()},
+        "settings": vars(args),
+        "results": {k: vars(v) for k, v in results.items() if v},
+        "ratios": ratios,
+    }
+    (RESULTS / "latest.json").write_text(json.dumps(payload, indent=2))

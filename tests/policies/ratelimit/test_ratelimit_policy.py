@@ -113,7 +113,9 @@ async def test_header_keys_and_combinations(make_policy, decide, clock):
     assert (await decide(by_tenant))[0] == 200  # no header: one shared "missing" bucket
     assert (await decide(by_tenant, ip="192.0.2.99"))[0] == 429
 
-    both = make_policy(backend, route="other", limits=["1/minute"], key=["consumer", "header:X-Tenant"])
+    both = make_policy(
+        backend, route="other", limits=["1/minute"], key=["consumer", "header:X-Tenant"]
+    )
     assert (await decide(both, consumer="alice", headers={"X-Tenant": "a"}))[0] == 200
     assert (await decide(both, consumer="alice", headers={"X-Tenant": "b"}))[0] == 200
     assert (await decide(both, consumer="alice", headers={"X-Tenant": "a"}))[0] == 429

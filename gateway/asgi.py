@@ -17,12 +17,11 @@ import django  # noqa: E402
 
 django.setup(set_prefix=False)
 
-from django.core.handlers.asgi import ASGIHandler  # noqa: E402
-
 from gateway import runtime as runtime_module  # noqa: E402
+from gateway.handler import GatewayASGIHandler  # noqa: E402
 
 logger = logging.getLogger("gateway")
-django_app = ASGIHandler()
+django_app = GatewayASGIHandler()
 _start_lock = asyncio.Lock()
 
 

@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=5)
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--server", default="granian", choices=("granian", "uvicorn"))
+    p.add_argument("--server", default="uvicorn", choices=("granian", "uvicorn"))
     p.add_argument("--only", nargs="*", help="scenario names to run")
     return p
 

@@ -3,7 +3,9 @@
 ``serve`` validates the config before any worker starts (a broken file stops here with
 the file, key path and reason), prepares the shared Prometheus multiprocess directory
 (wiped, so counters restart from zero with the process group), then runs the ASGI
-server. Granian is the default server: see README "Why granian".
+server. uvicorn (httptools + uvloop) is the default: its llhttp parser refuses every
+request-smuggling shape we test (tests/security/test_framing.py) and it measured
+faster than granian with the gateway's handler; ``--server granian`` remains.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=os.environ.get("GATEWAY_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000")))
     serve.add_argument("--workers", type=int, default=int(os.environ.get("GATEWAY_WORKERS", "1")))
-    serve.add_argument("--server", choices=("granian", "uvicorn"), default=os.environ.get("GATEWAY_SERVER", "granian"))
+    serve.add_argument("--server", choices=("granian", "uvicorn"), default=os.environ.get("GATEWAY_SERVER", "uvicorn"))
     serve.set_defaults(func=serve_command)
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file")
@@ -103,6 +105,8 @@ def _uvicorn(args: argparse.Namespace) -> int:
         lifespan="on",
         access_log=False,
         server_header=False,
+        proxy_headers=False,  # the gateway resolves X-Forwarded-For itself (trusted proxies)
+        timeout_graceful_shutdown=int(os.environ.get("GATEWAY_DRAIN_SECONDS", "20")),
         log_level="warning",
     )
     return 0

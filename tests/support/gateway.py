@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class GatewayProcess:
     def __init__(self, config: dict | str, *, workers: int = 1, env: dict | None = None,
-                 server: str = "granian") -> None:
+                 server: str = "uvicorn") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._dir = tempfile.TemporaryDirectory(prefix="gw-test-")

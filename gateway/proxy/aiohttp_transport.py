@@ -37,8 +37,15 @@ _EXCEPTIONS: tuple[tuple[type[BaseException], type[httpx.HTTPError]], ...] = (
 def map_aiohttp_exception(exc: BaseException) -> httpx.HTTPError:
     for source, target in _EXCEPTIONS:
         if isinstance(exc, source):
-            return target(str(exc) or source.__name__)
+            return target(_describe(exc))
     raise exc
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        return str(exc) or type(exc).__name__
+    except Exception:  # noqa: BLE001 - some aiohttp errors cannot render half-built
+        return type(exc).__name__
 
 
 class _ResponseStream(httpx.AsyncByteStream):

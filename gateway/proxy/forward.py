@@ -17,6 +17,7 @@ import httpx
 from django.http import HttpResponse, StreamingHttpResponse
 
 from gateway import observe
+from gateway.errors import BadRequest
 from gateway.proxy.errors import map_upstream_exception
 from gateway.proxy.headers import forwarded_element, response_headers_for_client
 
@@ -55,7 +56,10 @@ async def forward(ctx: RequestContext, runtime: Runtime):
     pool = route.upstream
     target = pool.next_target()
     scope = ctx.request.scope
-    url = target.url(route.upstream_path(ctx.path), scope.get("query_string", b""))
+    try:
+        url = target.url(route.upstream_path(ctx.path), scope.get("query_string", b""))
+    except httpx.InvalidURL:
+        raise BadRequest("The request target cannot be forwarded.", reason="unforwardable_url") from None
     headers = _upstream_headers(ctx, runtime, target.host_header)
     content = _request_body(ctx.request, headers)
     request = httpx.Request(

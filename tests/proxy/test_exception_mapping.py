@@ -79,8 +79,5 @@ def test_aiohttp_exceptions_map_to_precise_httpx_ones(exc, expected):
 
 @pytest.mark.parametrize("cls", subclasses(aiohttp.ClientError), ids=lambda c: c.__name__)
 def test_every_aiohttp_client_error_maps_to_an_httpx_error(cls):
-    try:
-        exc = cls()
-    except TypeError:
-        pytest.skip(f"{cls.__name__} needs constructor arguments; covered by its base")
+    exc = cls.__new__(cls)  # some need live connection objects to construct; the type is what maps
     assert isinstance(map_aiohttp_exception(exc), httpx.HTTPError)

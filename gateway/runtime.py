@@ -18,6 +18,7 @@ from gateway.policies import REGISTRY
 from gateway.policies.base import Policy, Services
 from gateway.policies.pipeline import compile_steps
 from gateway.proxy.client import create_client
+from gateway.proxy.health import ActiveHealthChecker
 from gateway.proxy.headers import GATEWAY_SET, HOP_BY_HOP, IDENTITY_HEADERS, request_headers_for_upstream
 from gateway.proxy.upstreams import UpstreamPool
 from gateway.routing.table import Route, RouteTable
@@ -58,6 +59,7 @@ class Runtime:
             headers=tuple((k.lower(), v) for k, v in (match.headers or {}).items()),
             strip_prefix=route.strip_prefix,
             preserve_host=route.preserve_host,
+            retry_non_idempotent=route.retry_non_idempotent,
             policies=compile_steps(policies),
         )
 
@@ -81,6 +83,12 @@ class Runtime:
         # The proxy calls the (instrumented) transport directly: see gateway.proxy.client.
         self.transport = self.client._transport
         self.services.http = self.client
+        self.health_checkers = [
+            ActiveHealthChecker(pool, self.client)
+            for pool in self.pools.values() if pool.config.health.active is not None
+        ]
+        for checker in self.health_checkers:
+            checker.start()
         for route in self.routes:
             for policy in _flatten(route.policies):
                 await policy.startup()
@@ -88,6 +96,8 @@ class Runtime:
 
     async def stop(self) -> None:
         self.ready = False
+        for checker in getattr(self, "health_checkers", ()):
+            await checker.stop()
         for route in self.routes:
             for policy in _flatten(route.policies):
                 await policy.shutdown()

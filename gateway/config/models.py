@@ -35,20 +35,59 @@ class Retries(Strict):
         default=["GET", "HEAD", "OPTIONS", "PUT", "DELETE"],
         description="Methods that may be retried (idempotent ones by default).",
     )
+    on_statuses: list[int] = Field(
+        default=[502, 503, 504], description="Upstream statuses that are retried."
+    )
+    budget_percent: float = Field(
+        20.0, ge=0, le=100, description="Retries may add at most this share of requests."
+    )
+    min_retries_per_second: float = Field(
+        3.0, ge=0, description="Retries always allowed per second, whatever the budget."
+    )
 
 
 class CircuitBreaker(Strict):
     failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open it.")
+    failure_rate: float | None = Field(
+        None, gt=0, le=1, description="Or: failure share in the window that opens it."
+    )
+    window_seconds: float = Field(10.0, gt=0, description="Window for failure_rate.")
+    minimum_requests: int = Field(20, ge=1, description="Requests in window before the rate counts.")
     open_seconds: float = Field(15.0, gt=0, description="Seconds it stays open.")
+    half_open_probes: int = Field(1, ge=1, description="Requests let through to test recovery.")
+
+
+class PassiveHealth(Strict):
+    consecutive_failures: int = Field(5, ge=1, description="Failures in a row that eject a target.")
+    base_ejection_seconds: float = Field(10.0, gt=0, description="First ejection; doubles each time.")
+    max_ejection_seconds: float = Field(300.0, gt=0, description="Longest ejection.")
+    max_ejection_percent: int = Field(50, ge=0, le=100, description="Never eject more targets than this.")
+
+
+class ActiveHealth(Strict):
+    path: str = Field("/healthz", description="Probed with GET; 2xx/3xx is healthy.")
+    interval: float = Field(5.0, gt=0, description="Seconds between probes.")
+    timeout: float = Field(1.0, gt=0, description="Seconds a probe may take.")
+    healthy_threshold: int = Field(2, ge=1, description="Passes in a row to become healthy.")
+    unhealthy_threshold: int = Field(3, ge=1, description="Failures in a row to become unhealthy.")
+
+
+class Health(Strict):
+    passive: PassiveHealth | None = PassiveHealth()
+    active: ActiveHealth | None = None
 
 
 class Upstream(Strict):
     targets: list[str] = Field(min_length=1, description="Base URLs, load balanced.")
-    load_balancing: Literal["round_robin"] = "round_robin"
+    load_balancing: Literal["round_robin", "least_requests"] = "round_robin"
     timeouts: Timeouts = Timeouts()
     retries: Retries = Retries()
     circuit_breaker: CircuitBreaker | None = None
+    health: Health = Health()
     max_connections: int = Field(100, ge=1, description="Pooled connections per worker.")
+    max_in_flight: int | None = Field(
+        None, ge=1, description="Requests in flight per worker; excess gets 503 at once."
+    )
 
     @field_validator("targets")
     @classmethod
@@ -93,6 +132,9 @@ class Route(Strict):
     upstream: str
     strip_prefix: str | None = Field(None, description="Removed from the upstream path.")
     preserve_host: bool = Field(False, description="Send the client's Host upstream.")
+    retry_non_idempotent: bool = Field(
+        False, description="Allow retries of any method on this route (bodies are buffered)."
+    )
     policies: list[PolicyEntry] = Field(default_factory=list)
 
     @model_validator(mode="after")

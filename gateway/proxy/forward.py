@@ -17,7 +17,7 @@ import httpx
 from django.http import HttpResponse, StreamingHttpResponse
 
 from gateway import observe
-from gateway.errors import BadRequest
+from gateway.errors import BadRequest, GatewayError
 from gateway.proxy.errors import map_upstream_exception
 from gateway.proxy.headers import forwarded_element, response_headers_for_client
 
@@ -52,12 +52,60 @@ class StreamingProxyResponse(StreamingHttpResponse):
 
 
 async def forward(ctx: RequestContext, runtime: Runtime):
-    route = ctx.route
-    pool = route.upstream
-    target = pool.next_target()
+    """Send the request upstream (retrying where allowed) and build the client's response."""
+    pool = ctx.route.upstream
+    ctx.upstream = pool.name
+    pool.admit()
+    released = False
+    try:
+        upstream, state = await _send_with_retries(ctx, runtime, pool)
+        response = await _client_response(ctx, upstream, lambda: _done(pool, state))
+        released = True
+        return response
+    finally:
+        if not released:
+            pool.release()
+
+
+def _done(pool, state) -> None:
+    state.in_flight -= 1
+    pool.release()
+
+
+async def _send_with_retries(ctx: RequestContext, runtime: Runtime, pool):
+    method = ctx.request.method
+    retryable = method in pool.retry_methods or ctx.route.retry_non_idempotent
+    attempts = 1 + (pool.config.retries.attempts if retryable else 0)
+    tried: list = []
+    for attempt in range(attempts):
+        last = attempt == attempts - 1
+        if not pool.circuit_allows():
+            observe.upstream_error(ctx, pool.name, "circuit_open")
+            raise pool.circuit_open_error()
+        state = pool.balancer.pick(exclude=tried)
+        tried.append(state)
+        state.in_flight += 1
+        try:
+            upstream = await _send(ctx, runtime, pool, state.target)
+        except GatewayError as error:
+            state.in_flight -= 1
+            pool.record(state, False)
+            if last or error.reason != "upstream_connect" or not pool.budget.try_spend():
+                raise
+            continue
+        pool.record(state, upstream.status_code < 500)
+        if upstream.status_code in pool.retry_statuses and not last and pool.budget.try_spend():
+            await upstream.aclose()
+            state.in_flight -= 1
+            continue
+        return upstream, state
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def _send(ctx: RequestContext, runtime: Runtime, pool, target) -> httpx.Response:
     scope = ctx.request.scope
     try:
-        url = target.url(route.upstream_path(ctx.path), scope.get("query_string", b""))
+        url = target.url(ctx.route.upstream_path(ctx.path), scope.get("query_string", b""))
     except httpx.InvalidURL:
         raise BadRequest("The request target cannot be forwarded.", reason="unforwardable_url") from None
     headers = _upstream_headers(ctx, runtime, target.host_header)
@@ -66,7 +114,6 @@ async def forward(ctx: RequestContext, runtime: Runtime):
         ctx.request.method, url, headers=headers, content=content,
         extensions={"timeout": pool.timeout_dict},
     )
-    ctx.upstream = pool.name
     started = time.perf_counter()
     try:
         upstream = await runtime.transport.handle_async_request(request)
@@ -78,7 +125,7 @@ async def forward(ctx: RequestContext, runtime: Runtime):
     upstream.request = request
     ctx.upstream_status = upstream.status_code
     ctx.upstream_ms = (time.perf_counter() - started) * 1000
-    return await _client_response(ctx, upstream)
+    return upstream
 
 
 def _upstream_headers(ctx: RequestContext, runtime: Runtime, target_host: str) -> list:
@@ -121,7 +168,19 @@ async def _read_chunks(body) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _client_response(ctx: RequestContext, upstream: httpx.Response):
+async def _client_response(ctx: RequestContext, upstream: httpx.Response, on_done):
+    """The client's response; ``on_done`` runs once the upstream response is finished."""
+    try:
+        response = await _build_response(ctx, upstream, on_done)
+    except BaseException:
+        on_done()
+        raise
+    if not isinstance(response, StreamingProxyResponse):
+        on_done()
+    return response
+
+
+async def _build_response(ctx: RequestContext, upstream: httpx.Response, on_done):
     status = upstream.status_code
     raw = upstream.headers.raw
     headers = response_headers_for_client(raw)
@@ -145,11 +204,10 @@ async def _client_response(ctx: RequestContext, upstream: httpx.Response):
         return ProxyResponse(status, headers, body)
     if length is not None:
         headers.append((b"content-length", length))
-    response = StreamingProxyResponse(status, headers, _stream(ctx, upstream))
-    return response
+    return StreamingProxyResponse(status, headers, _stream(ctx, upstream, on_done))
 
 
-async def _stream(ctx: RequestContext, upstream: httpx.Response) -> AsyncIterator[bytes]:
+async def _stream(ctx: RequestContext, upstream: httpx.Response, on_done) -> AsyncIterator[bytes]:
     sent = 0
     status = upstream.status_code
     try:
@@ -162,6 +220,7 @@ async def _stream(ctx: RequestContext, upstream: httpx.Response) -> AsyncIterato
         raise  # headers are sent: aborting the connection tells the client it is cut
     finally:
         await upstream.aclose()
+        on_done()
         observe.request_finished(ctx, status, sent)
 
 

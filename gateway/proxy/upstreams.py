@@ -1,14 +1,22 @@
-"""Upstream pools: targets parsed once per config load, picked round robin."""
+"""Upstream pools: targets, balancing, circuit breaker, retry budget and admission.
+
+All of it is built once per config load and kept per worker process.
+"""
 
 from __future__ import annotations
 
-import itertools
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 
 from gateway.config.models import Upstream
+from gateway.errors import ServiceUnavailable
+from gateway.proxy.balancer import Balancer
+from gateway.proxy.circuit import CircuitBreaker
+from gateway.proxy.retry import RetryBudget
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +49,52 @@ class Target:
         return httpx.URL(scheme=self.scheme, host=self.host, port=self.port, raw_path=raw)
 
 
+class CircuitOpen(ServiceUnavailable):
+    default_detail = "The upstream service is failing; the gateway is not sending it requests for now."
+
+
+class Overloaded(ServiceUnavailable):
+    default_detail = "The upstream service has too many requests in flight; retry shortly."
+
+
 class UpstreamPool:
-    def __init__(self, name: str, config: Upstream) -> None:
+    def __init__(self, name: str, config: Upstream, clock: Callable[[], float] = time.monotonic,
+                 on_circuit_change: Callable[[str, int], None] | None = None) -> None:
         self.name = name
         self.config = config
         self.targets = tuple(Target.parse(t) for t in config.targets)
-        self._cycle = itertools.cycle(self.targets)
+        self.balancer = Balancer(self.targets, config.load_balancing, config.health.passive, clock)
+        retries = config.retries
+        self.retry_methods = frozenset(retries.methods)
+        self.retry_statuses = frozenset(retries.on_statuses)
+        self.budget = RetryBudget(retries.budget_percent, retries.min_retries_per_second, clock)
+        self.breaker = None
+        if config.circuit_breaker is not None:
+            notify = (lambda state: on_circuit_change(name, state)) if on_circuit_change else None
+            self.breaker = CircuitBreaker(config.circuit_breaker, clock, notify)
+        self.in_flight = 0
         t = config.timeouts
         self.timeout_dict = {"connect": t.connect, "read": t.read, "write": t.write, "pool": t.pool}
 
-    def next_target(self) -> Target:
-        return next(self._cycle)
+    def admit(self) -> None:
+        """Count a request in, or refuse it at once (overloaded)."""
+        limit = self.config.max_in_flight
+        if limit is not None and self.in_flight >= limit:
+            raise Overloaded(headers=[("Retry-After", "1")], reason="upstream_overloaded")
+        self.in_flight += 1
+        self.budget.record_request()
+
+    def release(self) -> None:
+        self.in_flight -= 1
+
+    def circuit_allows(self) -> bool:
+        return self.breaker is None or self.breaker.try_acquire()
+
+    def circuit_open_error(self) -> CircuitOpen:
+        wait = max(1, round(self.breaker.retry_after())) if self.breaker else 1
+        return CircuitOpen(headers=[("Retry-After", str(wait))], reason="circuit_open")
+
+    def record(self, state, success: bool) -> None:
+        self.balancer.record(state, success)
+        if self.breaker is not None:
+            self.breaker.record(success)

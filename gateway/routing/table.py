@@ -30,6 +30,7 @@ class Route:
     headers: tuple[tuple[str, str], ...] = ()
     strip_prefix: str | None = None
     preserve_host: bool = False
+    retry_non_idempotent: bool = False
     policies: tuple[Policy, ...] = field(default=())
 
     def matches_host_and_headers(self, host: str, headers: Mapping[str, str]) -> bool:

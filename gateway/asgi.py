@@ -17,12 +17,14 @@ import django  # noqa: E402
 
 django.setup(set_prefix=False)
 
+from gateway import lifecycle  # noqa: E402
 from gateway import runtime as runtime_module  # noqa: E402
 from gateway.handler import GatewayASGIHandler  # noqa: E402
 
 logger = logging.getLogger("gateway")
 django_app = GatewayASGIHandler()
 _start_lock = asyncio.Lock()
+_watcher: lifecycle.ConfigWatcher | None = None
 
 
 async def startup() -> None:
@@ -35,10 +37,16 @@ async def startup() -> None:
         runtime = runtime_module.load_runtime()
         await runtime.start()
         runtime_module.install(runtime)
+        lifecycle.install_drain_handler()
+        global _watcher
+        _watcher = lifecycle.ConfigWatcher()
+        _watcher.start()
         logger.info("gateway worker ready", extra={"routes": len(runtime.routes), "config": runtime.source})
 
 
 async def shutdown() -> None:
+    if _watcher is not None:
+        await _watcher.stop()
     runtime = runtime_module.current()
     runtime_module.install(None)
     if runtime is not None:

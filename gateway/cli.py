@@ -93,8 +93,13 @@ def _granian(args: argparse.Namespace) -> int:
 
 
 def _uvicorn(args: argparse.Namespace) -> int:
+    import signal
+
     import uvicorn
 
+    # uvicorn re-raises the SIGTERM it handled once it has drained; a no-op handler
+    # here turns that into a clean exit 0 instead of death by signal.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     uvicorn.run(
         "gateway.asgi:application",
         host=args.host,

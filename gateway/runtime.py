@@ -44,6 +44,7 @@ class Runtime:
         self.client: httpx.AsyncClient | None = None
         self.transport: httpx.AsyncBaseTransport | None = None
         self.ready = False
+        self.draining = False
 
     def _route(self, index: int, route, options) -> Route:
         policies: list[Policy] = [
@@ -74,12 +75,15 @@ class Runtime:
     def request_headers(self, raw):
         return request_headers_for_upstream(raw, self.dropped_request_headers)
 
-    async def start(self) -> None:
+    async def start(self, client: httpx.AsyncClient | None = None) -> None:
+        """Open (or, on reload, share) the worker's client and start background work."""
         from gateway import observe
 
-        max_connections = max(p.config.max_connections for p in self.pools.values())
-        self.client = create_client(max_connections)
-        observe.instrument_client(self.client)
+        if client is None:
+            max_connections = max(p.config.max_connections for p in self.pools.values())
+            client = create_client(max_connections)
+            observe.instrument_client(client)
+        self.client = client
         # The proxy calls the (instrumented) transport directly: see gateway.proxy.client.
         self.transport = self.client._transport
         self.services.http = self.client
@@ -94,10 +98,14 @@ class Runtime:
                 await policy.startup()
         self.ready = True
 
-    async def stop(self) -> None:
+    async def retire(self) -> None:
+        """Replaced by a reload: stop background work, keep the shared client open."""
         self.ready = False
         for checker in getattr(self, "health_checkers", ()):
             await checker.stop()
+
+    async def stop(self) -> None:
+        await self.retire()
         for route in self.routes:
             for policy in _flatten(route.policies):
                 await policy.shutdown()

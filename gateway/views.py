@@ -124,8 +124,9 @@ def live(request):
 
 def ready(request):
     runtime = current()
-    if runtime is None or not runtime.ready:
-        return JsonResponse({"status": "not ready"}, status=503)
+    if runtime is None or not runtime.ready or runtime.draining:
+        status = "draining" if runtime is not None and runtime.draining else "not ready"
+        return JsonResponse({"status": status}, status=503)
     return JsonResponse({"status": "ready", "routes": len(runtime.routes)})
 
 

@@ -29,6 +29,9 @@ SMALL_RESPONSE = 256 * 1024
 SMALL_REQUEST = 1024 * 1024
 BODY_CHUNK = 64 * 1024
 NO_BODY_STATUSES = frozenset({204, 304})
+# Failures before any response byte: the request may be sent again (as Envoy's
+# connect-failure and reset). Timeouts are not retried: the upstream may still be working.
+RETRYABLE_FAILURES = frozenset({"upstream_connect", "upstream_protocol"})
 
 
 class ProxyResponse(HttpResponse):
@@ -90,7 +93,7 @@ async def _send_with_retries(ctx: RequestContext, runtime: Runtime, pool):
         except GatewayError as error:
             state.in_flight -= 1
             pool.record(state, False)
-            if last or error.reason != "upstream_connect" or not pool.budget.try_spend():
+            if last or error.reason not in RETRYABLE_FAILURES or not pool.budget.try_spend():
                 raise
             continue
         pool.record(state, upstream.status_code < 500)

@@ -17,6 +17,7 @@ from aiohttp import web
 from tests.support.net import free_port
 
 NAME = web.AppKey("name", str)
+BEHAVIOUR = web.AppKey("behaviour", dict)
 
 
 async def echo(request: web.Request) -> web.Response:
@@ -88,9 +89,21 @@ async def gzip_body(request: web.Request) -> web.Response:
     return web.Response(body=data, headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"})
 
 
-def build_app(name: str) -> web.Application:
+async def flaky(request: web.Request) -> web.Response:
+    """Answers with the status the test set (``upstream.behaviour["status"]``), after an optional delay."""
+    behaviour = request.app[BEHAVIOUR]
+    behaviour["hits"] = behaviour.get("hits", 0) + 1
+    if behaviour.get("delay"):
+        await asyncio.sleep(behaviour["delay"])
+    status = behaviour.get("status", 200)
+    return web.Response(status=status, text=f"{request.app[NAME]} {status}")
+
+
+def build_app(name: str, behaviour: dict | None = None) -> web.Application:
     app = web.Application(client_max_size=100 * 1024 * 1024)
     app[NAME] = name
+    app[BEHAVIOUR] = behaviour if behaviour is not None else {}
+    app.router.add_route("*", "/flaky{tail:.*}", flaky)
     app.router.add_route("*", "/stream/{size}", stream)
     app.router.add_route("*", "/slow", slow)
     app.router.add_route("*", "/status/{code}", status)
@@ -111,6 +124,8 @@ class Upstream:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
+        #: what /flaky does: {"status": 503, "delay": 0.5}; "hits" counts requests
+        self.behaviour: dict = {}
 
     def start(self) -> Upstream:
         self._thread.start()
@@ -118,15 +133,34 @@ class Upstream:
         return self
 
     async def _start(self) -> None:
-        self._runner = web.AppRunner(build_app(self.name), access_log=None)
+        self._runner = web.AppRunner(build_app(self.name, self.behaviour), access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
     def stop(self) -> None:
         if self._runner is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
+            self._runner = None
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+
+
+class Blackhole:
+    """Accepts TCP connections and never answers (until stopped)."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", self.port))
+        self._sock.listen(128)  # the kernel completes handshakes; nobody ever reads
+
+    def stop(self) -> None:
+        self._sock.close()
 
 
 def parse_echo(response) -> dict:

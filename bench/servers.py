@@ -70,12 +70,12 @@ class Existing:
         return None
 
 
-def nginx(name: str, server_block: str, cpus: str | None) -> Process | None:
+def nginx(name: str, server_block: str, cpus: str | None, port: int | None = None) -> Process | None:
     binary = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
     if binary is None:
         return None
     prefix = Path(tempfile.mkdtemp(prefix=f"bench-nginx-{name}-"))
-    port = free_port()
+    port = port or free_port()
     temp = "\n".join(f"  {k}_temp_path {prefix}/{k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     (prefix / "nginx.conf").write_text(f"""
 worker_processes 1;
@@ -93,11 +93,11 @@ http {{
                    f"http://127.0.0.1:{port}", cpus=cpus)
 
 
-def nginx_origin(cpus: str | None) -> Process | None:
+def nginx_origin(cpus: str | None, port: int | None = None) -> Process | None:
     body = BODY.decode().replace("'", "\\'")
     block = f"""server {{ listen 127.0.0.1:PORT; keepalive_requests 1000000;
     location / {{ default_type application/json; return 200 '{body}'; }} }}"""
-    return nginx("origin", block, cpus)
+    return nginx("origin", block, cpus, port)
 
 
 def nginx_proxy(origin_url: str, cpus: str | None) -> Process | None:

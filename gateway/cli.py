@@ -110,6 +110,7 @@ def _uvicorn(args: argparse.Namespace) -> int:
         lifespan="on",
         access_log=False,
         server_header=False,
+        date_header=False,  # proxied responses carry the upstream's Date; ours add one
         proxy_headers=False,  # the gateway resolves X-Forwarded-For itself (trusted proxies)
         timeout_graceful_shutdown=int(os.environ.get("GATEWAY_DRAIN_SECONDS", "20")),
         log_level="warning",

@@ -14,11 +14,19 @@ directly.
 from __future__ import annotations
 
 import asyncio
+import tempfile
+import uuid
 
+from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.urls import set_script_prefix
+from django.utils.http import http_date
+
+from gateway.errors import PayloadTooLarge
+from gateway.limits import check_head
+from gateway.runtime import current
 
 
 class GatewayASGIHandler(ASGIHandler):
@@ -28,9 +36,17 @@ class GatewayASGIHandler(ASGIHandler):
         await self.handle(scope, receive, send)
 
     async def handle(self, scope, receive, send):
+        runtime = current()
+        limits = runtime.config.gateway.limits if runtime is not None else None
+        if limits is not None and (error := check_head(scope, limits)) is not None:
+            await self._refuse(error, send)
+            return
         try:
-            body_file = await self.read_body(receive)
+            body_file = await self.read_body(receive, limits.max_body_bytes if limits else None)
         except RequestAborted:
+            return
+        except PayloadTooLarge as error:
+            await self._refuse(error, send)
             return
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
@@ -44,6 +60,34 @@ class GatewayASGIHandler(ASGIHandler):
             await self._respond_until_disconnect(request, receive, send)
         finally:
             body_file.close()
+
+    async def read_body(self, receive, max_bytes: int | None = None):
+        """Django's body reader, refusing (413) as soon as the body passes ``max_bytes``."""
+        body_file = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                body_file.close()
+                raise RequestAborted()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if max_bytes is not None and size > max_bytes:
+                body_file.close()
+                raise PayloadTooLarge(reason="body_too_large")
+            body_file.write(chunk)
+            if not message.get("more_body", False):
+                break
+        body_file.seek(0)
+        return body_file
+
+    async def _refuse(self, error, send) -> None:
+        request_id = uuid.uuid4().hex
+        response = error.to_response(request_id)
+        response["X-Request-ID"] = request_id
+        response["Connection"] = "close"
+        response["Date"] = http_date()
+        await self.send_response(response, send)
 
     async def _respond_until_disconnect(self, request, receive, send) -> None:
         """Serve the request; a client that hangs up cancels the work (as Django does)."""

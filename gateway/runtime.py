@@ -41,6 +41,9 @@ class Runtime:
         )
         self.admin_networks = parse_networks(config.gateway.admin.allow_networks)
         self.dropped_request_headers = HOP_BY_HOP | GATEWAY_SET | IDENTITY_HEADERS | self._identity_names()
+        hosts = [h.lower() for h in config.gateway.allowed_hosts]
+        self._allowed_hosts = None if "*" in hosts else frozenset(h for h in hosts if not h.startswith("*."))
+        self._host_suffixes = tuple(h[1:] for h in hosts if h.startswith("*."))
         self.client: httpx.AsyncClient | None = None
         self.transport: httpx.AsyncBaseTransport | None = None
         self.ready = False
@@ -71,6 +74,12 @@ class Runtime:
             for policy in _flatten(route.policies):
                 names.update(n.lower().encode() for n in getattr(policy, "upstream_header_names", ()))
         return frozenset(names)
+
+    def host_allowed(self, host: str) -> bool:
+        allowed = self._allowed_hosts
+        if allowed is None:
+            return True
+        return host in allowed or any(host.endswith(s) and host != s[1:] for s in self._host_suffixes)
 
     def request_headers(self, raw):
         return request_headers_for_upstream(raw, self.dropped_request_headers)

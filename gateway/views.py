@@ -10,10 +10,11 @@ import time
 import uuid
 
 from django.http import HttpResponse, JsonResponse
+from django.utils.http import http_date
 
 from gateway import observe
 from gateway.context import RequestContext
-from gateway.errors import GatewayError, Forbidden, ServiceUnavailable, problem_response
+from gateway.errors import BadRequest, Forbidden, GatewayError, ServiceUnavailable, problem_response
 from gateway.net import is_trusted, resolve_client_ip
 from gateway.policies import pipeline
 from gateway.proxy.forward import StreamingProxyResponse, forward
@@ -77,6 +78,8 @@ def _context(request, runtime) -> tuple[RequestContext, GatewayError | None]:
         raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
         ctx.path = normalize_path(raw_path.split(b"?", 1)[0], runtime.config.gateway.merge_slashes)
         host = _without_port(seen["host_header"]).lower()
+        if not runtime.host_allowed(host):
+            raise BadRequest("The Host header names a site this gateway does not serve.", reason="host_not_allowed")
         ctx.route = runtime.table.match(ctx.path, request.method, host, _LazyHeaders(request))
     except GatewayError as exc:
         return ctx, exc
@@ -111,6 +114,7 @@ def _finish(ctx: RequestContext, response):
     if raw is not None:
         raw.extend(extra)
     else:
+        response["Date"] = http_date()
         for name, value in extra:
             response[name.decode()] = value.decode("latin-1")
     if not isinstance(response, StreamingProxyResponse):

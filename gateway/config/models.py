@@ -185,11 +185,24 @@ def _check_networks(networks: list[str]) -> list[str]:
 Networks = Annotated[list[str], AfterValidator(_check_networks)]
 
 
+class Limits(Strict):
+    max_url_bytes: int = Field(8192, ge=256, description="Longest request target (path+query): 414.")
+    max_header_bytes: int = Field(16384, ge=1024, description="All request headers together: 431.")
+    max_headers: int = Field(100, ge=10, description="Most request header fields: 431.")
+    max_body_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, description="Largest request body on any route: 413."
+    )
+
+
 class Settings(Strict):
     trusted_proxies: Networks = Field(
         default_factory=list, description="CIDRs whose X-Forwarded-For is believed."
     )
     merge_slashes: bool = Field(True, description="Treat // in a path as /.")
+    allowed_hosts: list[str] = Field(
+        default=["*"], description="Host names the gateway answers for (or *.domain); 400 otherwise."
+    )
+    limits: Limits = Limits()
     admin: Admin = Admin()
 
 

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 SERVICES := identity orders inventory notifications
 
-.PHONY: run test test-gateway test-services bench check-config system-deps clean
+.PHONY: run test test-gateway test-services bench fuzz check-config system-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,3 +54,6 @@ check-config: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .run
+
+fuzz: $(STAMP)
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} $(PY) -m pytest tests/fuzz -q

@@ -34,11 +34,20 @@ class ConfigError(Exception):
 
 
 def load_config(file: str | os.PathLike[str], env: Mapping[str, str] | None = None):
-    """Parse, expand and validate a config file; returns a ``LoadedConfig``."""
+    """Parse, expand and validate a config file; returns (config, validated policies)."""
+    name = str(file)
+    try:
+        text = Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(name, [("", f"cannot read file: {getattr(exc, 'strerror', None) or exc}")]) from None
+    return load_config_text(text, name, env)
+
+
+def load_config_text(text: str, name: str = "<config>", env: Mapping[str, str] | None = None):
+    """The same as ``load_config`` for text already read."""
     from gateway.config.policies import validate_policies
 
-    name = str(file)
-    raw = _read_yaml(name)
+    raw = _parse_yaml(text, name)
     problems: list[tuple[str, str]] = []
     expanded = _expand(raw, env if env is not None else os.environ, "", problems)
     if problems:
@@ -54,11 +63,7 @@ def load_config(file: str | os.PathLike[str], env: Mapping[str, str] | None = No
     return config, policies
 
 
-def _read_yaml(name: str) -> Any:
-    try:
-        text = Path(name).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(name, [("", f"cannot read file: {exc.strerror}")]) from None
+def _parse_yaml(text: str, name: str) -> Any:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -5,6 +5,7 @@ All of it is built once per config load and kept per worker process.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,8 +46,16 @@ class Target:
     def url(self, path: str, query: bytes) -> httpx.URL:
         raw = (self.base_path + path).encode("ascii")
         if query:
-            raw += b"?" + query
+            raw += b"?" + (query if _VISIBLE.match(query) else _percent_encode_invalid(query))
         return httpx.URL(scheme=self.scheme, host=self.host, port=self.port, raw_path=raw)
+
+
+_VISIBLE = re.compile(rb"^[\x21-\x7e]*$")
+
+
+def _percent_encode_invalid(query: bytes) -> bytes:
+    """Bytes a query may not hold raw (controls, spaces, non-ASCII) become %XX; valid ones stay."""
+    return b"".join(bytes([b]) if 0x21 <= b <= 0x7E else b"%%%02X" % b for b in query)
 
 
 class CircuitOpen(ServiceUnavailable):

@@ -185,3 +185,17 @@ def test_round_robin_over_targets(gateway):
 def test_host_constrained_route(gateway):
     assert parse_echo(httpx.get(f"{gateway.url}/hosted", headers={"Host": "api.example.com"}))["server"] == "b"
     assert httpx.get(f"{gateway.url}/hosted", headers={"Host": "other.example.com"}).status_code == 404
+
+
+def test_raw_non_ascii_query_bytes_are_percent_encoded_not_a_500(gateway):
+    import socket
+
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=5) as sock:
+        sock.sendall(b"GET /raw/q?name=\xc3\xa9&ok=1 HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1])
+    assert status in (200, 400), answer[:200]  # forwarded encoded, or refused by the server's parser
+    if status == 200:
+        assert b'"/q?name=%C3%A9&ok=1"' in answer

@@ -90,3 +90,39 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, int]:
     length = int(match.group(1)) if match else 0
     await reader.readexactly(length)
     return status, length
+
+
+def run_rate(url: str, *, rate: float, seconds: float, headers: dict | None = None) -> Result:
+    """Open-loop load at a constant rate (latency measured from the scheduled send time)."""
+    return asyncio.run(_rate(url, rate, seconds, headers or {}))
+
+
+async def _rate(url: str, rate: float, seconds: float, headers: dict) -> Result:
+    import aiohttp
+
+    latencies: list[float] = []
+    errors = 0
+    started = time.perf_counter()
+    connector = aiohttp.TCPConnector(limit=256)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
+        async def one(scheduled: float) -> None:
+            nonlocal errors
+            try:
+                async with http.get(url) as response:
+                    await response.read()
+                    errors += response.status >= 400
+            except aiohttp.ClientError:
+                errors += 1
+            latencies.append(time.perf_counter() - scheduled)
+
+        tasks = []
+        n = 0
+        while (scheduled := started + n / rate) < started + seconds:
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            tasks.append(asyncio.create_task(one(scheduled)))
+            n += 1
+        await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return Result(len(latencies) / elapsed, statistics.median(latencies) * 1000,
+                  latencies[int(len(latencies) * 0.99)] * 1000, errors, "python-rate")

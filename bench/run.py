@@ -34,15 +34,52 @@ def main(argv: list[str] | None = None) -> int:
     origin = servers.nginx_origin(load_cpus) or servers.python_origin(load_cpus)
     origin.wait_ready()
     results: dict[str, Result] = {}
+    extras: dict = {}
     try:
         for name, start, path, headers in _scenarios(args, origin.url, sut_cpus):
             if args.only and name not in args.only:
                 continue
             results[name] = _measure(name, start, path, headers, args, load_cpus)
+        extras = _extras(args, origin.url, sut_cpus, load_cpus, results) if args.extras else {}
     finally:
         origin.stop()
-    _report(results, args, cores, sut_cpus)
+    _report(results, args, cores, sut_cpus, extras)
     return 0
+
+
+def _extras(args, origin_url: str, sut_cpus, load_cpus, results) -> dict:
+    """Concurrency collapse, latency at half load, and worker scaling of the open route."""
+    from bench.load import run_rate
+
+    quiet = {"GATEWAY_METRICS": "off", "GATEWAY_ACCESS_LOG": "off", "OTEL_SDK_DISABLED": "true"}
+    config = _gateway_config(origin_url)
+    extras: dict = {}
+    gw = servers.gateway("gateway", config, cpus=sut_cpus, workers=1, env=quiet, server=args.server)
+    try:
+        gw.wait_ready("/bench")
+        run_load(gw.url + "/bench", connections=4, seconds=1, cpus=load_cpus)
+        by_c = {c: run_load(gw.url + "/bench", connections=c, seconds=args.seconds, cpus=load_cpus) for c in (8, 64)}
+        extras["rps_c8"], extras["rps_c64"] = by_c[8].rps, by_c[64].rps
+        extras["c64_over_c8"] = round(by_c[64].rps / by_c[8].rps, 3)
+        half = max(by_c[8].rps, by_c[64].rps) / 2
+        at_half = run_rate(gw.url + "/bench", rate=half, seconds=args.seconds)
+        extras["half_rate"], extras["p99_ms_at_half_rate"] = round(half), round(at_half.p99_ms, 2)
+        print(f"c8 {by_c[8].rps:.0f} req/s, c64 {by_c[64].rps:.0f} req/s; at {half:.0f} req/s p99 {at_half.p99_ms:.2f} ms")
+    finally:
+        gw.stop()
+    scaling = {}
+    for workers in (1, 2):
+        gw = servers.gateway("gateway", config, cpus=None, workers=workers, env=quiet, server=args.server)
+        try:
+            gw.wait_ready("/bench")
+            run_load(gw.url + "/bench", connections=4, seconds=1)
+            scaling[workers] = run_load(gw.url + "/bench", connections=args.connections, seconds=args.seconds).rps
+        finally:
+            gw.stop()
+    extras["rps_1_worker_unpinned"], extras["rps_2_workers_unpinned"] = scaling[1], scaling[2]
+    extras["workers_2_over_1"] = round(scaling[2] / scaling[1], 3)
+    print(f"workers: 1 -> {scaling[1]:.0f} req/s, 2 -> {scaling[2]:.0f} req/s (unpinned, sharing the cores with load and origin)")
+    return extras
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--server", default="uvicorn", choices=("granian", "uvicorn"))
     p.add_argument("--only", nargs="*", help="scenario names to run")
+    p.add_argument("--extras", action="store_true",
+                   help="also: concurrency 8 vs 64, p99 at half the max rate, 1 vs 2 workers")
     return p
 
 
@@ -96,7 +135,7 @@ def _measure(name, start, path, headers, args, load_cpus) -> Result:
         time.sleep(0.3)
 
 
-def _report(results: dict, args, cores: int, sut_cpus) -> None:
+def _report(results: dict, args, cores: int, sut_cpus, extras: dict) -> None:
     def ratio(a: str, b: str) -> float | None:
         if results.get(a) and results.get(b):
             return round(results[a].rps / results[b].rps, 3)
@@ -119,5 +158,6 @@ def _report(results: dict, args, cores: int, sut_cpus) -> None:
         "settings": vars(args),
         "results": {k: vars(v) for k, v in results.items() if v},
         "ratios": ratios,
+        "extras": extras,
     }
     (RESULTS / "latest.json").write_text(json.dumps(payload, indent=2))

@@ -81,6 +81,12 @@ class GatewayASGIHandler(ASGIHandler):
         body_file.seek(0)
         return body_file
 
+    async def send_response(self, response, send):
+        """Django's, plus a Content-Length on whole responses the gateway wrote itself."""
+        if not response.streaming and getattr(response, "raw_headers", None) is None:
+            response["Content-Length"] = str(len(response.content))
+        await super().send_response(response, send)
+
     async def _refuse(self, error, send) -> None:
         request_id = uuid.uuid4().hex
         response = error.to_response(request_id)

@@ -113,7 +113,7 @@ def python_origin(cpus: str | None) -> Process:
 
 
 def django_app(name: str, kind: str, *, cpus: str | None, workers: int = 1, upstream: str = "",
-               server: str = "granian") -> Process:
+               server: str = "uvicorn") -> Process:
     port = free_port()
     env = {"BENCH_UPSTREAM": upstream}
     if server == "uvicorn":
@@ -128,7 +128,7 @@ def django_app(name: str, kind: str, *, cpus: str | None, workers: int = 1, upst
 
 
 def gateway(name: str, config_path: Path, *, cpus: str | None, workers: int, env: dict | None = None,
-            server: str = "granian") -> Process:
+            server: str = "uvicorn") -> Process:
     port = free_port()
     cmd = [sys.executable, "-m", "gateway", "serve", "--config", str(config_path), "--port", str(port),
            "--workers", str(workers), "--server", server]

@@ -68,7 +68,8 @@ def _config(healthy: str, a: str, b: str) -> Path:
 
 def _worker_rss(gateway) -> int:
     root = psutil.Process(gateway.proc.pid)
-    return sum(p.memory_info().rss for p in root.children(recursive=True))
+    workers = root.children(recursive=True) or [root]  # one uvicorn worker runs in the launcher
+    return sum(p.memory_info().rss for p in workers)
 
 
 async def _soak(gateway, victim, args) -> dict:

@@ -31,7 +31,6 @@ class AuthPolicy(Policy):
             if getattr(error, "credentials_present", False):
                 ctx.extra.setdefault(REJECTED, self.name)
             raise
-        return None
 
     async def authenticate(self, ctx: RequestContext) -> None:
         """Set ``ctx.identity`` or raise an error built by ``gateway.auth.challenge``."""

@@ -21,7 +21,9 @@ DESCRIPTIONS = {
 INVALID = "The access token is invalid."
 
 
-def bearer_challenge(realm: str, error: str | None = None, description: str = "", **extra: str) -> str:
+def bearer_challenge(
+    realm: str, error: str | None = None, description: str = "", **extra: str
+) -> str:
     """``Bearer realm="...", error="...", ...``: no ``error`` when credentials are missing."""
     params = {"realm": realm}
     if error:
@@ -50,7 +52,9 @@ def insufficient_scope(realm: str, scopes: frozenset[str] | list[str]) -> Forbid
     wanted = " ".join(sorted(scopes))
     description = "The access token does not grant the scope this resource requires."
     header = _www(realm, "insufficient_scope", description, scope=wanted)
-    return _mark(Forbidden(description, headers=[header], reason="insufficient_scope"), present=True)
+    return _mark(
+        Forbidden(description, headers=[header], reason="insufficient_scope"), present=True
+    )
 
 
 def keys_unavailable() -> ServiceUnavailable:
@@ -63,19 +67,26 @@ def keys_unavailable() -> ServiceUnavailable:
     return _mark(error, present=True)
 
 
-def invalid_api_key(detail: str = "The API key is invalid.", reason: str = "invalid_api_key") -> Unauthorized:
+def invalid_api_key(
+    detail: str = "The API key is invalid.", reason: str = "invalid_api_key"
+) -> Unauthorized:
     return _mark(Unauthorized(detail, reason=reason), present=True)
 
 
 def missing_api_key(header: str) -> Unauthorized:
-    return _mark(Unauthorized(f"An API key is required in the {header} header.", reason="missing_api_key"), present=False)
+    return _mark(
+        Unauthorized(f"An API key is required in the {header} header.", reason="missing_api_key"),
+        present=False,
+    )
 
 
 def consumer_not_allowed() -> Forbidden:
     return _mark(Forbidden(reason="consumer_not_allowed"), present=True)
 
 
-def _www(realm: str, error: str | None = None, description: str = "", **extra: str) -> tuple[str, str]:
+def _www(
+    realm: str, error: str | None = None, description: str = "", **extra: str
+) -> tuple[str, str]:
     return ("WWW-Authenticate", bearer_challenge(realm, error, description, **extra))
 
 

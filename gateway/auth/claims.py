@@ -10,12 +10,32 @@ from urllib.parse import quote
 #: RFC 9110 field-name token
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 #: headers the gateway or the HTTP layer owns: a policy never sets them upstream
-RESERVED = frozenset({
-    "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer",
-    "upgrade", "proxy-authorization", "proxy-authenticate", "proxy-connection", "forwarded",
-    "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "traceparent",
-    "tracestate", "authorization", "cookie", "content-type", "content-encoding",
-})
+RESERVED = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "proxy-connection",
+        "forwarded",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-request-id",
+        "traceparent",
+        "tracestate",
+        "authorization",
+        "cookie",
+        "content-type",
+        "content-encoding",
+    }
+)
 #: visible ASCII and space stay as they are; anything else (CR, LF, non-ASCII, %) is encoded
 _SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
@@ -50,7 +70,11 @@ def _scalar(value: Any) -> str:
 
 
 def claim_headers(claims: dict[str, Any], mapping: dict[str, str]) -> list[tuple[str, str]]:
-    return [(header, header_value(claims[claim])) for claim, header in mapping.items() if claim in claims]
+    return [
+        (header, header_value(claims[claim]))
+        for claim, header in mapping.items()
+        if claim in claims
+    ]
 
 
 def check_header_name(name: str) -> str:

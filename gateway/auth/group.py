@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from gateway.policies.base import Policy
 
 
-async def run_auth_group(policies: Sequence[Policy], ctx: RequestContext) -> HttpResponseBase | None:
+async def run_auth_group(
+    policies: Sequence[Policy], ctx: RequestContext
+) -> HttpResponseBase | None:
     if not policies:
         raise ValueError("an auth group needs at least one policy")
     failures: list[tuple[Policy, GatewayError]] = []

@@ -11,7 +11,9 @@
   let through; such a cache retries at most once per ``retry_empty`` seconds.
 
 ``refresh_results`` (success / error) and ``age_seconds()`` feed
-``gateway_jwks_refresh_total{result}`` and ``gateway_jwks_age_seconds``.
+``gateway_jwks_refresh_total{result}`` and ``gateway_jwks_age_seconds``; ``live_caches()``
+lists every cache of the worker for a metrics collector. Routes of one config that name
+the same JWKS URL share one cache (``shared_cache``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +32,26 @@ from gateway.auth.keys import KeysUnavailable, UnknownKid, WrongKeyType
 from gateway.auth.keyset import KeySet
 
 log = logging.getLogger(__name__)
+
+_LIVE: weakref.WeakSet[JwksCache] = weakref.WeakSet()
+_SHARED: weakref.WeakKeyDictionary[object, dict[tuple, JwksCache]] = weakref.WeakKeyDictionary()
+
+
+def live_caches() -> list[JwksCache]:
+    return list(_LIVE)
+
+
+def shared_cache(services: object, url: str, **options: Any) -> JwksCache:
+    """One cache per (config's ``Services``, URL, options), fetching with ``services.http``.
+
+    The cache holds ``services`` weakly, so a reloaded config's caches go with it.
+    """
+    caches = _SHARED.setdefault(services, {})
+    key = (url, *sorted(options.items()))
+    if key not in caches:
+        ref = weakref.ref(services)
+        caches[key] = JwksCache(url, lambda: getattr(ref(), "http", None), **options)
+    return caches[key]
 
 
 class JwksCache:
@@ -46,7 +69,12 @@ class JwksCache:
     ) -> None:
         self.url = url
         self._http = http
-        self.ttl, self.cooldown, self.timeout, self.retry_empty = ttl, cooldown, timeout, retry_empty
+        self.ttl, self.cooldown, self.timeout, self.retry_empty = (
+            ttl,
+            cooldown,
+            timeout,
+            retry_empty,
+        )
         self.clock = clock
         self.keyset: KeySet | None = None
         self.fetched_at: float | None = None
@@ -55,10 +83,12 @@ class JwksCache:
         self._inflight: asyncio.Task[bool] | None = None
         self._negative: OrderedDict[str, float] = OrderedDict()
         self._negative_size = negative_size
+        _LIVE.add(self)
 
     async def startup(self) -> None:
         """Pre-fetch; a failure is logged, not fatal (the first token retries)."""
-        await self.refresh()
+        if self.keyset is None:
+            await self.refresh()
 
     async def close(self) -> None:
         if self._inflight is not None and not self._inflight.done():
@@ -122,7 +152,7 @@ class JwksCache:
     async def _refresh(self) -> bool:
         try:
             keyset = await self._fetch()
-        except Exception as exc:  # any failure keeps the last good set
+        except Exception as exc:  # noqa: BLE001 (any failure keeps the last good set)
             self.refresh_results["error"] += 1
             log.warning("JWKS refresh from %s failed: %s", self.url, _describe(exc))
         else:
@@ -137,7 +167,9 @@ class JwksCache:
         client = self._http()
         if client is None:
             raise RuntimeError("the gateway's HTTP client is not started")
-        response = await client.get(self.url, timeout=self.timeout, headers={"Accept": "application/json"})
+        response = await client.get(
+            self.url, timeout=self.timeout, headers={"Accept": "application/json"}
+        )
         if response.status_code != 200:
             raise ValueError(f"HTTP {response.status_code}")
         return KeySet.from_json(response.content)

@@ -11,7 +11,9 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
 
-def bearer_token(request: HttpRequest, *, cookie: str | None = None, query_param: str | None = None) -> str | None:
+def bearer_token(
+    request: HttpRequest, *, cookie: str | None = None, query_param: str | None = None
+) -> str | None:
     token = _from_authorization(request.headers.get("Authorization"))
     if token is None and cookie:
         token = request.COOKIES.get(cookie) or None

@@ -25,13 +25,16 @@ if TYPE_CHECKING:
 
 class AnonymousConfig(PolicyConfig):
     consumer: str = Field(
-        "anonymous", pattern=r"^[A-Za-z0-9._:@-]{1,128}$",
+        "anonymous",
+        pattern=r"^[A-Za-z0-9._:@-]{1,128}$",
         description="Consumer name given to callers without credentials.",
     )
     accept_invalid: bool = Field(
         False, description="Also accept callers whose credentials an earlier policy refused."
     )
-    consumer_header: str = Field("X-Consumer", description="Upstream header carrying the consumer name.")
+    consumer_header: str = Field(
+        "X-Consumer", description="Upstream header carrying the consumer name."
+    )
 
     @field_validator("consumer_header")
     @classmethod

@@ -30,13 +30,19 @@ PREFIX = "sha256:"
 
 class ApiKeyConfig(PolicyConfig):
     header: str | list[str] = Field(
-        "X-API-Key", description="Header carrying the key; a list accepts several names (e.g. apikey)."
+        "X-API-Key",
+        description="Header carrying the key; a list accepts several names (e.g. apikey).",
     )
     consumers: list[str] | None = Field(
-        None, description="Only these consumers may use the route (others: 403). Unset: any consumer."
+        None,
+        description="Only these consumers may use the route (others: 403). Unset: any consumer.",
     )
-    consumer_header: str = Field("X-Consumer", description="Upstream header carrying the consumer name.")
-    max_key_bytes: int = Field(1024, ge=16, le=8192, description="Longer keys are refused without hashing.")
+    consumer_header: str = Field(
+        "X-Consumer", description="Upstream header carrying the consumer name."
+    )
+    max_key_bytes: int = Field(
+        1024, ge=16, le=8192, description="Longer keys are refused without hashing."
+    )
 
     @field_validator("header")
     @classmethod
@@ -95,7 +101,9 @@ def digest_table(consumers: Iterable[Any]) -> dict[bytes, tuple[bytes, str]]:
         for stored in consumer.api_keys:
             digest = parse_digest(stored)
             if digest in table and table[digest][1] != consumer.name:
-                raise ValueError(f"consumers {table[digest][1]!r} and {consumer.name!r} share an API key")
+                raise ValueError(
+                    f"consumers {table[digest][1]!r} and {consumer.name!r} share an API key"
+                )
             table[digest] = (digest, consumer.name)
     return table
 
@@ -103,7 +111,7 @@ def digest_table(consumers: Iterable[Any]) -> dict[bytes, tuple[bytes, str]]:
 def parse_digest(stored: str) -> bytes:
     if not stored.startswith(PREFIX):
         raise ValueError("API keys are stored as 'sha256:<hex>'")
-    digest = bytes.fromhex(stored[len(PREFIX):])
+    digest = bytes.fromhex(stored[len(PREFIX) :])
     if len(digest) != 32:
         raise ValueError("an sha256 digest has 64 hex digits")
     return digest

@@ -25,8 +25,15 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from gateway.auth import challenge
 from gateway.auth.base import AuthPolicy, add_upstream_headers
 from gateway.auth.claims import check_header_name, claim_headers, header_value, scopes
-from gateway.auth.jwks import JwksCache
-from gateway.auth.keys import KeyLookupError, KeySource, KeysUnavailable, StaticKeys, prepare, read_public_key
+from gateway.auth.jwks import shared_cache
+from gateway.auth.keys import (
+    KeyLookupError,
+    KeySource,
+    KeysUnavailable,
+    StaticKeys,
+    prepare,
+    read_public_key,
+)
 from gateway.auth.sources import bearer_token
 from gateway.auth.token_cache import TokenCache
 from gateway.context import Identity
@@ -36,8 +43,19 @@ if TYPE_CHECKING:
     from gateway.context import RequestContext
 
 Algorithm = Literal[
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-    "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512",
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+    "HS256",
+    "HS384",
+    "HS512",
 ]
 #: RFC 7518 3.2: an HMAC key at least as long as the hash output
 HMAC_MIN_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
@@ -47,7 +65,9 @@ ALWAYS_REQUIRED = ("exp", "iat", "sub")
 class IdentityHeaders(PolicyConfig):
     consumer: str = Field("X-Consumer", description="Upstream header with the consumer name.")
     subject: str = Field("X-User-Id", description="Upstream header with the token's `sub`.")
-    scopes: str = Field("X-Scopes", description="Upstream header with the granted scopes, space-separated.")
+    scopes: str = Field(
+        "X-Scopes", description="Upstream header with the granted scopes, space-separated."
+    )
 
     @field_validator("consumer", "subject", "scopes")
     @classmethod
@@ -56,31 +76,66 @@ class IdentityHeaders(PolicyConfig):
 
 
 class JwtConfig(PolicyConfig):
-    jwks_url: str | None = Field(None, description="JWKS endpoint of the identity service (http/https).")
-    public_key_file: str | None = Field(None, description="PEM file with the public key (instead of a JWKS).")
-    secret: SecretStr | None = Field(None, description="Shared HMAC secret; only with HS* algorithms.")
+    jwks_url: str | None = Field(
+        None, description="JWKS endpoint of the identity service (http/https)."
+    )
+    public_key_file: str | None = Field(
+        None, description="PEM file with the public key (instead of a JWKS)."
+    )
+    secret: SecretStr | None = Field(
+        None, description="Shared HMAC secret; only with HS* algorithms."
+    )
     algorithms: list[Algorithm] = Field(
         min_length=1, description="Accepted `alg` values; HMAC and asymmetric never mix."
     )
-    issuer: str | list[str] | None = Field(None, description="Accepted `iss` (exact match); required in tokens when set.")
-    audience: str | list[str] | None = Field(
-        None, description="Accepted `aud`; required in tokens when set. Unset: tokens with `aud` are refused."
+    issuer: str | list[str] | None = Field(
+        None, description="Accepted `iss` (exact match); required in tokens when set."
     )
-    leeway: float = Field(10.0, ge=0, le=300, description="Clock skew tolerated on exp/nbf/iat, seconds.")
-    scopes: list[str] = Field(default_factory=list, description="Scopes the token must all grant (`scope` or `scp`).")
-    required_claims: list[str] = Field(default_factory=list, description="Claims that must be present (exp, iat, sub always are).")
-    claims_to_headers: dict[str, str] = Field(default_factory=dict, description="Claim -> upstream header name.")
-    consumer_claim: str = Field("sub", description="Claim naming the consumer (falls back to `client_id`, then `sub`).")
-    identity_headers: IdentityHeaders = Field(default_factory=IdentityHeaders, description="Names of the identity headers.")
+    audience: str | list[str] | None = Field(
+        None,
+        description="Accepted `aud`; required in tokens when set. Unset: tokens with `aud` are refused.",
+    )
+    leeway: float = Field(
+        10.0, ge=0, le=300, description="Clock skew tolerated on exp/nbf/iat, seconds."
+    )
+    scopes: list[str] = Field(
+        default_factory=list, description="Scopes the token must all grant (`scope` or `scp`)."
+    )
+    required_claims: list[str] = Field(
+        default_factory=list, description="Claims that must be present (exp, iat, sub always are)."
+    )
+    claims_to_headers: dict[str, str] = Field(
+        default_factory=dict, description="Claim -> upstream header name."
+    )
+    consumer_claim: str = Field(
+        "sub", description="Claim naming the consumer (falls back to `client_id`, then `sub`)."
+    )
+    identity_headers: IdentityHeaders = Field(
+        default_factory=IdentityHeaders, description="Names of the identity headers."
+    )
     cookie: str | None = Field(None, description="Also read the token from this cookie.")
-    query_param: str | None = Field(None, description="Also read the token from this query parameter.")
-    max_token_bytes: int = Field(8192, ge=256, le=65536, description="Longer tokens are refused before parsing.")
-    cache_verified_tokens: bool = Field(True, description="Remember verified tokens (by sha256) until shortly before exp.")
-    token_cache_size: int = Field(10_000, ge=1, le=1_000_000, description="Verified tokens remembered per route (LRU).")
-    jwks_ttl: float = Field(300.0, ge=5, le=86_400, description="Refresh the JWKS after this many seconds.")
-    jwks_refresh_cooldown: float = Field(10.0, ge=0, le=3600, description="At most one unknown-kid refresh per this many seconds.")
+    query_param: str | None = Field(
+        None, description="Also read the token from this query parameter."
+    )
+    max_token_bytes: int = Field(
+        8192, ge=256, le=65536, description="Longer tokens are refused before parsing."
+    )
+    cache_verified_tokens: bool = Field(
+        True, description="Remember verified tokens (by sha256) until shortly before exp."
+    )
+    token_cache_size: int = Field(
+        10_000, ge=1, le=1_000_000, description="Verified tokens remembered per route (LRU)."
+    )
+    jwks_ttl: float = Field(
+        300.0, ge=5, le=86_400, description="Refresh the JWKS after this many seconds."
+    )
+    jwks_refresh_cooldown: float = Field(
+        10.0, ge=0, le=3600, description="At most one unknown-kid refresh per this many seconds."
+    )
     jwks_timeout: float = Field(2.0, gt=0, le=10, description="Timeout of one JWKS fetch, seconds.")
-    realm: str = Field("gateway", pattern=r"^[A-Za-z0-9 ._-]{1,64}$", description="Realm in WWW-Authenticate.")
+    realm: str = Field(
+        "gateway", pattern=r"^[A-Za-z0-9 ._-]{1,64}$", description="Realm in WWW-Authenticate."
+    )
 
     @field_validator("algorithms")
     @classmethod
@@ -165,12 +220,19 @@ class JwtPolicy(AuthPolicy):
         super().__init__(config, route_name=route_name, services=services)
         self.keys: KeySource = _key_source(config, services)
         self.cache: TokenCache[Verified] | None = (
-            TokenCache(config.token_cache_size, max_age=config.jwks_ttl) if config.cache_verified_tokens else None
+            TokenCache(config.token_cache_size, max_age=config.jwks_ttl)
+            if config.cache_verified_tokens
+            else None
         )
         self.required_scopes = frozenset(config.scopes)
         self.require = _required_claims(config)
         ident = config.identity_headers
-        self.upstream_header_names = (ident.consumer, ident.subject, ident.scopes, *config.claims_to_headers.values())
+        self.upstream_header_names = (
+            ident.consumer,
+            ident.subject,
+            ident.scopes,
+            *config.claims_to_headers.values(),
+        )
 
     async def startup(self) -> None:
         await self.keys.startup()
@@ -228,8 +290,12 @@ class JwtPolicy(AuthPolicy):
         config = self.config
         try:
             return jwt.decode(
-                token, key, algorithms=list(config.algorithms), issuer=config.issuer,
-                audience=config.audience, leeway=config.leeway,
+                token,
+                key,
+                algorithms=list(config.algorithms),
+                issuer=config.issuer,
+                audience=config.audience,
+                leeway=config.leeway,
                 options={"require": self.require, "enforce_minimum_key_length": True},
             )
         except jwt.PyJWTError as error:
@@ -237,8 +303,12 @@ class JwtPolicy(AuthPolicy):
 
     def _verified(self, claims: dict[str, Any]) -> Verified:
         granted = scopes(claims)
-        consumer = str(claims.get(self.config.consumer_claim) or claims.get("client_id") or claims["sub"])
-        identity = Identity(consumer=consumer, subject=claims["sub"], scopes=granted, policy=self.name)
+        consumer = str(
+            claims.get(self.config.consumer_claim) or claims.get("client_id") or claims["sub"]
+        )
+        identity = Identity(
+            consumer=consumer, subject=claims["sub"], scopes=granted, policy=self.name
+        )
         ident = self.config.identity_headers
         headers = [
             (ident.consumer, header_value(consumer)),
@@ -251,9 +321,12 @@ class JwtPolicy(AuthPolicy):
 
 def _key_source(config: JwtConfig, services: Services) -> KeySource:
     if config.jwks_url is not None:
-        return JwksCache(
-            config.jwks_url, lambda: services.http, ttl=config.jwks_ttl,
-            cooldown=config.jwks_refresh_cooldown, timeout=config.jwks_timeout,
+        return shared_cache(
+            services,
+            config.jwks_url,
+            ttl=config.jwks_ttl,
+            cooldown=config.jwks_refresh_cooldown,
+            timeout=config.jwks_timeout,
         )
     if config.public_key_file is not None:
         return StaticKeys(read_public_key(config.public_key_file), list(config.algorithms))

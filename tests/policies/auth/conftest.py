@@ -43,7 +43,12 @@ def make_jwt(jwks_server: JwksServer, http: httpx.AsyncClient):
     made: list[JwtPolicy] = []
 
     def make(**options: Any) -> JwtPolicy:
-        defaults = {"jwks_url": jwks_server.url, "algorithms": ["RS256"], "issuer": ISSUER, "audience": AUDIENCE}
+        defaults = {
+            "jwks_url": jwks_server.url,
+            "algorithms": ["RS256"],
+            "issuer": ISSUER,
+            "audience": AUDIENCE,
+        }
         config = JwtConfig(**{**defaults, **options})
         policy = JwtPolicy(config, route_name="orders", services=Services(http=http))
         made.append(policy)

@@ -7,7 +7,6 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -50,14 +49,16 @@ class JwksServer:
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/.well-known/jwks.json"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 owner.hits[self.path] += 1
                 if owner.delay:
                     time.sleep(owner.delay)
@@ -87,7 +88,9 @@ class JwksServer:
 class Signer:
     """An RSA key pair with a kid: its public JWK and tokens signed with it."""
 
-    def __init__(self, kid: str, *, alg: str = "RS256", key: rsa.RSAPrivateKey | None = None) -> None:
+    def __init__(
+        self, kid: str, *, alg: str = "RS256", key: rsa.RSAPrivateKey | None = None
+    ) -> None:
         self.kid, self.alg = kid, alg
         self.private = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.public = self.private.public_key()
@@ -100,23 +103,47 @@ class Signer:
         return jwk
 
     def token(self, headers: dict[str, Any] | None = None, **claims: Any) -> str:
-        return jwt.encode(payload(**claims), self.private, algorithm=self.alg, headers={"kid": self.kid, **(headers or {})})
+        return jwt.encode(
+            payload(**claims),
+            self.private,
+            algorithm=self.alg,
+            headers={"kid": self.kid, **(headers or {})},
+        )
 
 
 def payload(**overrides: Any) -> dict[str, Any]:
     """Claims of a valid token; an override set to None removes that claim."""
     now = int(time.time())
-    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "user-1", "iat": now, "exp": now + 300, "scope": "orders:read orders:write"}
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "user-1",
+        "iat": now,
+        "exp": now + 300,
+        "scope": "orders:read orders:write",
+    }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 
 
-def context(path: str = "/api/orders", *, token: str | None = None, headers: dict[str, str] | None = None, **extra: Any) -> RequestContext:
+def context(
+    path: str = "/api/orders",
+    *,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> RequestContext:
     meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()}
     if token is not None:
         meta["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     request = RequestFactory().get(path, **meta, **extra)
-    return RequestContext(request=request, route=None, path=path.split("?")[0], client_ip="127.0.0.1", request_id="req-1")
+    return RequestContext(
+        request=request,
+        route=None,
+        path=path.split("?")[0],
+        client_ip="127.0.0.1",
+        request_id="req-1",
+    )
 
 
 async def refusal(policy: Any, ctx: RequestContext) -> GatewayError:

@@ -22,11 +22,16 @@ class Consumer:
     api_keys: list[str] = field(default_factory=list)
 
 
-CONSUMERS = [Consumer("partner-a", [hash_key(PARTNER_KEY)]), Consumer("partner-b", [hash_key(OTHER_KEY), hash_key("old-key")])]
+CONSUMERS = [
+    Consumer("partner-a", [hash_key(PARTNER_KEY)]),
+    Consumer("partner-b", [hash_key(OTHER_KEY), hash_key("old-key")]),
+]
 
 
 def make(**options) -> ApiKeyPolicy:
-    return ApiKeyPolicy(ApiKeyConfig(**options), route_name="partners", services=Services(consumers=CONSUMERS))
+    return ApiKeyPolicy(
+        ApiKeyConfig(**options), route_name="partners", services=Services(consumers=CONSUMERS)
+    )
 
 
 async def test_valid_key_identifies_its_consumer():
@@ -48,19 +53,33 @@ async def test_any_of_a_consumers_keys_works():
     assert ctx.identity.consumer == "partner-b"
 
 
-@pytest.mark.parametrize("key", ["wrong", PARTNER_KEY + "x", PARTNER_KEY[:-1], PARTNER_KEY.upper(), hash_key(PARTNER_KEY)])
+@pytest.mark.parametrize(
+    "key",
+    ["wrong", PARTNER_KEY + "x", PARTNER_KEY[:-1], PARTNER_KEY.upper(), hash_key(PARTNER_KEY)],
+)
 async def test_invalid_key_is_refused(key):
     error = await refusal(make(), context(headers={"X-API-Key": key}))
 
-    assert (error.status_code, error.reason, error.credentials_present) == (401, "invalid_api_key", True)
+    assert (error.status_code, error.reason, error.credentials_present) == (
+        401,
+        "invalid_api_key",
+        True,
+    )
     assert PARTNER_KEY not in error.detail and key not in error.to_response().content.decode()
 
 
-@pytest.mark.parametrize("headers", [{}, {"X-API-Key": ""}, {"X-API-Key": "   "}, {"Authorization": f"Bearer {PARTNER_KEY}"}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-API-Key": ""}, {"X-API-Key": "   "}, {"Authorization": f"Bearer {PARTNER_KEY}"}],
+)
 async def test_missing_key_is_refused_as_missing(headers):
     error = await refusal(make(), context(headers=headers))
 
-    assert (error.status_code, error.reason, error.credentials_present) == (401, "missing_api_key", False)
+    assert (error.status_code, error.reason, error.credentials_present) == (
+        401,
+        "missing_api_key",
+        False,
+    )
 
 
 async def test_configurable_and_alternative_header_names():
@@ -70,7 +89,9 @@ async def test_configurable_and_alternative_header_names():
     await policy.on_request(ctx)
 
     assert ctx.identity.consumer == "partner-a"
-    assert (await refusal(make(header="apikey"), context(headers={"X-API-Key": PARTNER_KEY}))).reason == "missing_api_key"
+    assert (
+        await refusal(make(header="apikey"), context(headers={"X-API-Key": PARTNER_KEY}))
+    ).reason == "missing_api_key"
 
 
 async def test_route_can_allow_only_some_consumers():

@@ -18,12 +18,14 @@ KEY = "pk_test_group"
 
 class Consumer:
     name = "partner-a"
-    api_keys = [hash_key(KEY)]
+    api_keys = (hash_key(KEY),)
 
 
 @pytest.fixture
 def api_key() -> ApiKeyPolicy:
-    return ApiKeyPolicy(ApiKeyConfig(), route_name="orders", services=Services(consumers=[Consumer()]))
+    return ApiKeyPolicy(
+        ApiKeyConfig(), route_name="orders", services=Services(consumers=[Consumer()])
+    )
 
 
 def anonymous(**options) -> AnonymousPolicy:
@@ -120,7 +122,10 @@ async def test_group_runner_agrees_with_the_pipelines_grouping(make_jwt, api_key
     with pytest.raises(GatewayError) as caught:
         await step.on_request(ctx_b)
 
-    assert (mine.reason, ctx_a.extra["auth_failure"]) == (caught.value.reason, ctx_b.extra["auth_failure"])
+    assert (mine.reason, ctx_a.extra["auth_failure"]) == (
+        caught.value.reason,
+        ctx_b.extra["auth_failure"],
+    )
 
 
 async def test_empty_group_is_a_programming_error():

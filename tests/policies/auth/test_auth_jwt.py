@@ -19,7 +19,16 @@ from pydantic import ValidationError
 from gateway.policies import REGISTRY
 from gateway.policies.base import Services
 from gateway.policies.jwt import JwtConfig, JwtPolicy
-from tests.policies.auth.helpers import AUDIENCE, ISSUER, Clock, JwksServer, context, payload, refusal, www_authenticate
+from tests.policies.auth.helpers import (
+    AUDIENCE,
+    ISSUER,
+    Clock,
+    JwksServer,
+    context,
+    payload,
+    refusal,
+    www_authenticate,
+)
 
 
 async def test_valid_token_sets_identity_and_upstream_headers(make_jwt, signer):
@@ -28,10 +37,16 @@ async def test_valid_token_sets_identity_and_upstream_headers(make_jwt, signer):
 
     assert await policy.on_request(ctx) is None
 
-    assert (ctx.identity.consumer, ctx.identity.subject, ctx.identity.policy) == ("user-1", "user-1", "jwt")
+    assert (ctx.identity.consumer, ctx.identity.subject, ctx.identity.policy) == (
+        "user-1",
+        "user-1",
+        "jwt",
+    )
     assert ctx.identity.scopes == frozenset({"orders:read", "orders:write"})
     assert ctx.extra["upstream_headers"] == [
-        ("X-Consumer", "user-1"), ("X-User-Id", "user-1"), ("X-Scopes", "orders:read orders:write"),
+        ("X-Consumer", "user-1"),
+        ("X-User-Id", "user-1"),
+        ("X-Scopes", "orders:read orders:write"),
     ]
     assert set(policy.upstream_header_names) == {"X-Consumer", "X-User-Id", "X-Scopes"}
     assert REGISTRY["jwt"] is JwtPolicy and JwtPolicy.is_auth
@@ -53,7 +68,11 @@ async def test_missing_token_is_a_challenge_without_error(make_jwt, authorizatio
 
     error = await refusal(policy, context(headers=headers))
 
-    assert (error.status_code, error.reason, error.credentials_present) == (401, "missing_token", False)
+    assert (error.status_code, error.reason, error.credentials_present) == (
+        401,
+        "missing_token",
+        False,
+    )
     assert www_authenticate(error) == 'Bearer realm="gateway"'
 
 
@@ -65,7 +84,9 @@ async def test_insufficient_scope_is_403_naming_the_scope(make_jwt, signer):
     assert response.status_code == 403
     assert response["Content-Type"] == "application/problem+json"
     challenge = response["WWW-Authenticate"]
-    assert challenge.startswith('Bearer realm="gateway", error="insufficient_scope", error_description="')
+    assert challenge.startswith(
+        'Bearer realm="gateway", error="insufficient_scope", error_description="'
+    )
     assert challenge.endswith('scope="orders:admin orders:write"')
     assert json.loads(response.content)["request_id"] == "req-1"
 
@@ -96,8 +117,17 @@ async def test_leeway_tolerates_clock_skew(make_jwt, signer, leeway, accepted):
 
 
 async def test_claims_to_headers_are_forwarded_and_cannot_inject_headers(make_jwt, signer):
-    policy = make_jwt(claims_to_headers={"email": "X-User-Email", "roles": "X-Roles", "tenant": "X-Tenant", "note": "X-Note"})
-    token = signer.token(email="ana@example.com", roles=["admin", "ops"], note="hi\r\nX-Consumer: root")
+    policy = make_jwt(
+        claims_to_headers={
+            "email": "X-User-Email",
+            "roles": "X-Roles",
+            "tenant": "X-Tenant",
+            "note": "X-Note",
+        }
+    )
+    token = signer.token(
+        email="ana@example.com", roles=["admin", "ops"], note="hi\r\nX-Consumer: root"
+    )
     ctx = context(token=token)
 
     await policy.on_request(ctx)
@@ -111,12 +141,19 @@ async def test_claims_to_headers_are_forwarded_and_cannot_inject_headers(make_jw
 
 
 async def test_identity_header_names_are_configurable(make_jwt, signer):
-    policy = make_jwt(identity_headers={"consumer": "X-Client", "subject": "X-Sub", "scopes": "X-Perms"}, consumer_claim="client_id")
+    policy = make_jwt(
+        identity_headers={"consumer": "X-Client", "subject": "X-Sub", "scopes": "X-Perms"},
+        consumer_claim="client_id",
+    )
     ctx = context(token=signer.token(client_id="mobile-app"))
 
     await policy.on_request(ctx)
 
-    assert ctx.extra["upstream_headers"] == [("X-Client", "mobile-app"), ("X-Sub", "user-1"), ("X-Perms", "orders:read orders:write")]
+    assert ctx.extra["upstream_headers"] == [
+        ("X-Client", "mobile-app"),
+        ("X-Sub", "user-1"),
+        ("X-Perms", "orders:read orders:write"),
+    ]
     assert ctx.identity.consumer == "mobile-app"
 
 
@@ -132,7 +169,9 @@ async def test_token_from_cookie_and_query_param_when_configured(make_jwt, signe
     await policy.on_request(from_query)
 
     assert from_cookie.identity.subject == from_query.identity.subject == "user-1"
-    assert (await refusal(plain, context(f"/api/orders?access_token={token}"))).reason == "missing_token"
+    assert (
+        await refusal(plain, context(f"/api/orders?access_token={token}"))
+    ).reason == "missing_token"
 
 
 async def test_authorization_header_wins_over_the_cookie(make_jwt, signer):
@@ -235,30 +274,44 @@ async def test_token_minted_by_jwcrypto_verifies(http, params, alg):
 @pytest.fixture
 def pem_file(tmp_path, signer):
     path = tmp_path / "public.pem"
-    path.write_bytes(signer.public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    path.write_bytes(
+        signer.public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     return str(path)
 
 
 async def test_public_key_file_verifies_without_any_fetch(pem_file, signer, other_signer):
-    config = JwtConfig(public_key_file=pem_file, algorithms=["RS256"], issuer=ISSUER, audience=AUDIENCE)
+    config = JwtConfig(
+        public_key_file=pem_file, algorithms=["RS256"], issuer=ISSUER, audience=AUDIENCE
+    )
     policy = JwtPolicy(config, route_name="r", services=Services())
     ctx = context(token=signer.token(headers={"kid": "whatever"}))
 
     await policy.on_request(ctx)
 
     assert ctx.identity.subject == "user-1"
-    assert (await refusal(policy, context(token=other_signer.token()))).reason == "invalid_signature"
+    assert (
+        await refusal(policy, context(token=other_signer.token()))
+    ).reason == "invalid_signature"
 
 
 def test_public_key_file_must_be_a_public_key_of_the_right_type(tmp_path, signer):
     private = tmp_path / "private.pem"
-    private.write_bytes(signer.private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ))
+    private.write_bytes(
+        signer.private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     ec_public = tmp_path / "ec.pem"
-    ec_public.write_bytes(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ))
+    ec_public.write_bytes(
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
 
     with pytest.raises(ValidationError, match="private key"):
         JwtConfig(public_key_file=str(private), algorithms=["RS256"])
@@ -287,22 +340,60 @@ BAD_CONFIGS = [
     ("no_algorithms", {"jwks_url": "http://idp/jwks"}, "algorithms"),
     ("empty_algorithms", {"jwks_url": "http://idp/jwks", "algorithms": []}, "algorithms"),
     ("alg_none", {"jwks_url": "http://idp/jwks", "algorithms": ["none"]}, "algorithms"),
-    ("mixed_hmac_and_rsa", {"jwks_url": "http://idp/jwks", "algorithms": ["RS256", "HS256"]}, "cannot share"),
+    (
+        "mixed_hmac_and_rsa",
+        {"jwks_url": "http://idp/jwks", "algorithms": ["RS256", "HS256"]},
+        "cannot share",
+    ),
     ("no_key_source", {"algorithms": ["RS256"]}, "exactly one"),
-    ("two_key_sources", {"jwks_url": "http://idp/jwks", "secret": SECRET, "algorithms": ["RS256"]}, "exactly one"),
+    (
+        "two_key_sources",
+        {"jwks_url": "http://idp/jwks", "secret": SECRET, "algorithms": ["RS256"]},
+        "exactly one",
+    ),
     ("hmac_with_jwks", {"jwks_url": "http://idp/jwks", "algorithms": ["HS256"]}, "need `secret`"),
     ("secret_with_rsa", {"secret": SECRET, "algorithms": ["RS256"]}, "need `secret`"),
     ("short_secret", {"secret": "short", "algorithms": ["HS256"]}, "at least 32 bytes"),
     ("hs512_needs_64_bytes", {"secret": SECRET, "algorithms": ["HS512"]}, "at least 64 bytes"),
     ("jwks_url_not_http", {"jwks_url": "file:///etc/jwks.json", "algorithms": ["RS256"]}, "http"),
-    ("header_to_host", {"jwks_url": "http://idp/jwks", "algorithms": ["RS256"], "claims_to_headers": {"h": "Host"}}, "set by the gateway"),
-    ("header_not_a_token", {"jwks_url": "http://idp/jwks", "algorithms": ["RS256"], "claims_to_headers": {"h": "X Bad"}}, "not a valid header"),
-    ("header_reuses_identity", {"jwks_url": "http://idp/jwks", "algorithms": ["RS256"], "claims_to_headers": {"h": "x-consumer"}}, "identity header"),
-    ("unknown_option", {"jwks_url": "http://idp/jwks", "algorithms": ["RS256"], "verify": False}, "verify"),
+    (
+        "header_to_host",
+        {
+            "jwks_url": "http://idp/jwks",
+            "algorithms": ["RS256"],
+            "claims_to_headers": {"h": "Host"},
+        },
+        "set by the gateway",
+    ),
+    (
+        "header_not_a_token",
+        {
+            "jwks_url": "http://idp/jwks",
+            "algorithms": ["RS256"],
+            "claims_to_headers": {"h": "X Bad"},
+        },
+        "not a valid header",
+    ),
+    (
+        "header_reuses_identity",
+        {
+            "jwks_url": "http://idp/jwks",
+            "algorithms": ["RS256"],
+            "claims_to_headers": {"h": "x-consumer"},
+        },
+        "identity header",
+    ),
+    (
+        "unknown_option",
+        {"jwks_url": "http://idp/jwks", "algorithms": ["RS256"], "verify": False},
+        "verify",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("options", "message"), [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS])
+@pytest.mark.parametrize(
+    ("options", "message"), [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS]
+)
 def test_config_refuses(options, message):
     with pytest.raises(ValidationError, match=message):
         JwtConfig.model_validate(options)

@@ -19,6 +19,8 @@ class Result:
     p99_ms: float
     errors: int
     tool: str
+    requests: int = 0
+    redis_calls: int | None = None  # EVALSHA calls the Redis server saw during the run
 
 
 def run_load(url: str, *, connections: int, seconds: float, headers: dict | None = None,
@@ -46,7 +48,8 @@ def _wrk(url: str, connections: int, seconds: float, headers: dict, cpus: str | 
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = int(bad.group(1)) if bad else 0
     errors += sum(int(x) for x in sock.groups()) if sock else 0
-    return Result(rps, p50, p99, errors, "wrk")
+    total = re.search(r"(\d+) requests in", out)
+    return Result(rps, p50, p99, errors, "wrk", int(total.group(1)) if total else 0)
 
 
 def _latency(out: str, label: str) -> float:
@@ -80,7 +83,7 @@ async def _python_load(url: str, connections: int, seconds: float, headers: dict
     elapsed = time.perf_counter() - started
     latencies.sort()
     return Result(len(latencies) / elapsed, statistics.median(latencies) * 1000,
-                  latencies[int(len(latencies) * 0.99)] * 1000, errors, "python")
+                  latencies[int(len(latencies) * 0.99)] * 1000, errors, "python", len(latencies))
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, int]:

@@ -16,9 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
-from bench import servers
+from bench import features, servers
 from bench.load import Result, run_load
 
 RESULTS = Path(__file__).parent / "results"
@@ -33,47 +31,58 @@ def main(argv: list[str] | None = None) -> int:
         sut_cpus = None  # several workers need every core; say so in the table
     origin = servers.nginx_origin(load_cpus) or servers.python_origin(load_cpus)
     origin.wait_ready()
+    sink = features.otlp_sink(load_cpus)
+    sink.wait_ready()
     results: dict[str, Result] = {}
     extras: dict = {}
     try:
-        for name, start, path, headers in _scenarios(args, origin.url, sut_cpus):
+        for name, start, path, headers in _scenarios(args, origin.url, sink.url, sut_cpus):
             if args.only and name not in args.only:
                 continue
             results[name] = _measure(name, start, path, headers, args, load_cpus)
-        extras = _extras(args, origin.url, sut_cpus, load_cpus, results) if args.extras else {}
+        limited = results.get("gateway-ratelimit")
+        if limited and limited.redis_calls is not None and limited.requests:
+            extras["redis_evalsha_per_request"] = round(limited.redis_calls / limited.requests, 3)
+        if args.extras:
+            extras.update(_extras(args, origin.url, sink.url, sut_cpus, load_cpus))
     finally:
         origin.stop()
+        sink.stop()
     _report(results, args, cores, sut_cpus, extras)
     return 0
 
 
-def _extras(args, origin_url: str, sut_cpus, load_cpus, results) -> dict:
-    """Concurrency collapse, latency at half load, and worker scaling of the open route."""
+def _extras(args, origin_url: str, sink_url: str, sut_cpus, load_cpus) -> dict:
+    """Concurrency collapse, latency at half load, and worker scaling of the full route."""
     from bench.load import run_rate
 
-    quiet = {"GATEWAY_METRICS": "off", "GATEWAY_ACCESS_LOG": "off", "OTEL_SDK_DISABLED": "true"}
-    config = _gateway_config(origin_url)
+    signer = features.Signer(Path(tempfile.mkdtemp(prefix="bench-key-")))
+    config = features.gateway_config(origin_url, [features.jwt_policy(signer), features.RATE_LIMIT])
+    env = {**features.observed_env(sink_url), "REDIS_URL": features.REDIS_URL}
+    auth = signer.headers()
     extras: dict = {}
-    gw = servers.gateway("gateway", config, cpus=sut_cpus, workers=1, env=quiet, server=args.server)
+    gw = servers.gateway("gateway", config, cpus=sut_cpus, workers=1, env=env, server=args.server)
     try:
         gw.wait_ready("/bench")
-        run_load(gw.url + "/bench", connections=4, seconds=1, cpus=load_cpus)
-        by_c = {c: run_load(gw.url + "/bench", connections=c, seconds=args.seconds, cpus=load_cpus) for c in (8, 64)}
+        run_load(gw.url + "/bench", connections=4, seconds=1, headers=auth, cpus=load_cpus)
+        by_c = {c: run_load(gw.url + "/bench", connections=c, seconds=args.seconds, headers=auth, cpus=load_cpus)
+                for c in (8, 64)}
         extras["rps_c8"], extras["rps_c64"] = by_c[8].rps, by_c[64].rps
         extras["c64_over_c8"] = round(by_c[64].rps / by_c[8].rps, 3)
         half = max(by_c[8].rps, by_c[64].rps) / 2
-        at_half = run_rate(gw.url + "/bench", rate=half, seconds=args.seconds)
+        at_half = run_rate(gw.url + "/bench", rate=half, seconds=args.seconds, headers=auth)
         extras["half_rate"], extras["p99_ms_at_half_rate"] = round(half), round(at_half.p99_ms, 2)
         print(f"c8 {by_c[8].rps:.0f} req/s, c64 {by_c[64].rps:.0f} req/s; at {half:.0f} req/s p99 {at_half.p99_ms:.2f} ms")
     finally:
         gw.stop()
     scaling = {}
     for workers in (1, 2):
-        gw = servers.gateway("gateway", config, cpus=None, workers=workers, env=quiet, server=args.server)
+        gw = servers.gateway("gateway", config, cpus=None, workers=workers, env=env, server=args.server)
         try:
             gw.wait_ready("/bench")
-            run_load(gw.url + "/bench", connections=4, seconds=1)
-            scaling[workers] = run_load(gw.url + "/bench", connections=args.connections, seconds=args.seconds).rps
+            run_load(gw.url + "/bench", connections=4, seconds=1, headers=auth)
+            scaling[workers] = run_load(gw.url + "/bench", connections=args.connections, seconds=args.seconds,
+                                        headers=auth).rps
         finally:
             gw.stop()
     extras["rps_1_worker_unpinned"], extras["rps_2_workers_unpinned"] = scaling[1], scaling[2]
@@ -94,27 +103,30 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _scenarios(args, origin_url: str, cpus: str | None):
+def _scenarios(args, origin_url: str, sink_url: str, cpus: str | None):
     w, srv = args.workers, args.server
-    quiet = {"GATEWAY_METRICS": "off", "GATEWAY_ACCESS_LOG": "off", "OTEL_SDK_DISABLED": "true"}
     yield "upstream-direct", lambda: servers.Existing(origin_url), "/", {}
     yield "nginx-proxy", lambda: servers.nginx_proxy(origin_url, cpus), "/", {}
     yield "django-hello", lambda: servers.django_app("django-hello", "hello", cpus=cpus, workers=w, server=srv), "/hello", {}
     yield "naive-proxy", lambda: servers.django_app("naive-proxy", "naive", cpus=cpus, workers=w, upstream=origin_url, server=srv), "/bench", {}
-    config = _gateway_config(origin_url)
-    for transport in ("httpcore", "aiohttp"):
-        env = {**quiet, "GATEWAY_HTTP_TRANSPORT": transport}
-        yield f"gateway-{transport}", lambda env=env: servers.gateway("gateway", config, cpus=cpus, workers=w, env=env, server=srv), "/bench", {}
-
-
-def _gateway_config(origin_url: str) -> Path:
-    config = {
-        "upstreams": {"origin": {"targets": [origin_url]}},
-        "routes": [{"name": "open", "match": {"path_prefix": "/bench"}, "upstream": "origin"}],
-    }
-    path = Path(tempfile.mkdtemp(prefix="bench-gw-")) / "gateway.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    folder = Path(tempfile.mkdtemp(prefix="bench-gw-"))
+    signer = features.Signer(folder)
+    auth = signer.headers()
+    observed = features.observed_env(sink_url)
+    redis = {"REDIS_URL": features.REDIS_URL}
+    jwt_policy, rate_limit = features.jwt_policy(signer), features.RATE_LIMIT
+    cases = [  # name, policies, environment, request headers
+        ("gateway-httpcore", [], {**features.QUIET, "GATEWAY_HTTP_TRANSPORT": "httpcore"}, {}),
+        ("gateway-aiohttp", [], features.QUIET, {}),
+        ("gateway-observed", [], observed, {}),
+        ("gateway-jwt", [jwt_policy], features.QUIET, auth),
+        ("gateway-jwt-nocache", [features.jwt_policy(signer, cache=False)], features.QUIET, auth),
+        ("gateway-ratelimit", [rate_limit], {**features.QUIET, **redis}, {}),
+        ("gateway-full", [jwt_policy, rate_limit], {**observed, **redis}, auth),
+    ]
+    for name, policies, env, headers in cases:
+        config = features.gateway_config(origin_url, policies, folder)
+        yield name, lambda n=name, c=config, e=env: servers.gateway(n, c, cpus=cpus, workers=w, env=e, server=srv), "/bench", headers
 
 
 def _measure(name, start, path, headers, args, load_cpus) -> Result:
@@ -126,8 +138,11 @@ def _measure(name, start, path, headers, args, load_cpus) -> Result:
         url = process.url
         process.wait_ready(path)
         run_load(url + path, connections=4, seconds=1, headers=headers, cpus=load_cpus)  # warm-up
+        before = features.redis_evalsha_calls()
         result = run_load(url + path, connections=args.connections, seconds=args.seconds,
                           headers=headers, cpus=load_cpus)
+        after = features.redis_evalsha_calls()
+        result.redis_calls = after - before if None not in (before, after) else None
         print(f"{name:22} {result.rps:10.0f} req/s  p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.errors}")
         return result
     finally:
@@ -146,11 +161,15 @@ def _report(results: dict, args, cores: int, sut_cpus, extras: dict) -> None:
     for g in gateways:
         for base in ("django-hello", "nginx-proxy", "upstream-direct", "naive-proxy"):
             ratios[f"{g}/{base}"] = ratio(g, base)
+    for feature in ("gateway-observed", "gateway-jwt", "gateway-jwt-nocache", "gateway-ratelimit", "gateway-full"):
+        ratios[f"{feature}/gateway-aiohttp"] = ratio(feature, "gateway-aiohttp")
     print(f"\ncores: {cores}  workers: {args.workers}  connections: {args.connections}  "
           f"server: {args.server}  pinned: {'SUT on CPU 0' if sut_cpus else 'no'}")
     for key, value in ratios.items():
         if value is not None:
             print(f"  {key:45} {value:6.3f}")
+    for key, value in extras.items():
+        print(f"  {key:45} {value}")
     RESULTS.mkdir(exist_ok=True)
     payload = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

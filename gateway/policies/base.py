@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from gateway.context import RequestContext
 
 
+#: for options models that also refuse type coercion ("10" is not an int, 1 not a bool)
+STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
 class PolicyConfig(BaseModel):
     """Base for every policy's options: strict, unknown keys are errors."""
 

@@ -73,7 +73,8 @@ def _parse_yaml(text: str, name: str) -> Any:
         raise ConfigError(name, [(where, f"invalid YAML: {reason}")]) from None
     if not isinstance(data, dict):
         raise ConfigError(name, [("", "the file must contain a mapping at the top level")])
-    return data
+    # Top-level ``x-`` keys are extension fields (as in compose files): anchors to reuse.
+    return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
 
 
 def _expand(value: Any, env: Mapping[str, str], path: str, problems: list) -> Any:

@@ -136,6 +136,17 @@ def test_dollar_dollar_is_a_literal_dollar(tmp_path):
     assert config.upstreams["orders"].targets == ["http://127.0.0.1:8002/${base}"]
 
 
+def test_top_level_x_keys_hold_anchors_and_are_not_config(tmp_path):
+    file = tmp_path / "gateway.yaml"
+    file.write_text("x-timeouts: &t {connect: 0.5, read: 3.0}\n"
+                    + VALID.replace('8002"]}', '8002"], timeouts: *t}'))
+    config, _ = load_config(file, env={})
+    assert config.upstreams["orders"].timeouts.read == 3.0
+    file.write_text(VALID.replace("routes:", "xtra: 1\nroutes:"))
+    with pytest.raises(ConfigError, match="xtra: unknown key"):
+        load_config(file, env={})
+
+
 def test_every_problem_is_reported_at_once(tmp_path):
     file = tmp_path / "gateway.yaml"
     file.write_text(VALID.replace("/api/orders", "api/orders").replace("[GET, POST]", "[NOPE]") + "extra: 1\n")

@@ -74,12 +74,12 @@ def specs(env: dict[str, str]) -> list[Spec]:
             continue
         senv = {**env, **service_env(name), "OTEL_SERVICE_NAME": name}
         prepare(name, senv)
-        result.append(Spec(name, [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
+        result.append(Spec(name, [sys.executable, "-m", "granian", "--interface", "asginl", "--host", "127.0.0.1",
                                   "--port", str(port(name, default_port)), "--loop", "uvloop", "--no-ws",
                                   "--log-level", "warning", f"{name}_service.asgi:application"], cwd, senv))
         if name in WORKERS:
             result.append(Spec(f"{name}-worker", [sys.executable, "-m", "celery", "-A", f"{name}_service", "worker",
-                                                  "-Q", WORKERS[name], "--concurrency", "1", "--loglevel", "INFO"],
+                                                  "-Q", WORKERS[name], "-n", f"{name}@%h", "--concurrency", "1", "--loglevel", "INFO"],
                                cwd, senv))
     config = os.environ.get("GATEWAY_CONFIG", str(ROOT / "gateway" / "demo" / "gateway.yaml"))
     result.append(Spec("gateway", [sys.executable, "-m", "gateway", "serve", "--config", config, "--host",

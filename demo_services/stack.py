@@ -86,12 +86,23 @@ def specs(env: dict[str, str]) -> list[Spec]:
                                    os.environ.get("GATEWAY_HOST", "127.0.0.1"), "--port", str(port("gateway", 8000)),
                                    "--workers", os.environ.get("GATEWAY_WORKERS", "1")], ROOT, {**env, "OTEL_SERVICE_NAME": "gateway"}))
     prometheus = shutil.which("prometheus")
-    local_config = ROOT / "observability" / "prometheus" / "prometheus.local.yml"
-    if prometheus and local_config.exists() and os.environ.get("STACK_PROMETHEUS", "1") == "1":
-        result.append(Spec("prometheus", [prometheus, f"--config.file={local_config}",
+    if prometheus and os.environ.get("STACK_PROMETHEUS", "1") == "1":
+        result.append(Spec("prometheus", [prometheus, f"--config.file={prometheus_config()}",
                                           f"--storage.tsdb.path={RUN / 'prometheus'}",
+                                          "--enable-feature=exemplar-storage",
                                           f"--web.listen-address=127.0.0.1:{port('prometheus', 9090)}"], ROOT, env))
     return result
+
+
+def prometheus_config() -> Path:
+    """observability/prometheus/prometheus.local.yml with the ports this stack really uses."""
+    text = (ROOT / "observability" / "prometheus" / "prometheus.local.yml").read_text()
+    defaults = {**SERVICES, "gateway": 8000, "prometheus": 9090}
+    for name, default in defaults.items():
+        text = text.replace(f'"127.0.0.1:{default}"', f'"127.0.0.1:{port(name, default)}"')
+    path = RUN / "prometheus.yml"
+    path.write_text(text)
+    return path
 
 
 def main() -> int:

@@ -4,32 +4,193 @@ Interface (kept stable for the view):
 - ``request_started(ctx)``: once per request, before routing decisions are acted on.
 - ``request_finished(ctx, status, bytes_out)``: once per request, after the last byte
   was handed to the server (or the request failed).
+- ``rejected(ctx, error)``: a policy or the gateway answered with a ``GatewayError``.
 - ``upstream_error(ctx, upstream, kind)``: kind in connect, timeout, protocol,
   circuit_open.
 - ``instrument_client(client)``: called once per worker with the shared httpx client.
+- ``traceresponse(ctx)``: the W3C ``traceresponse`` header value, or None.
+
+Switches, read once at import: ``GATEWAY_METRICS=off``, ``GATEWAY_ACCESS_LOG=off``,
+``OTEL_SDK_DISABLED=true``; each one off costs nothing on the request path.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from typing import TYPE_CHECKING
+
+from gateway import metrics
+from gateway import runtime as runtime_module
+from observability import tracing as obs_tracing
+from observability.logging import request_id_var
 
 if TYPE_CHECKING:
     import httpx
 
     from gateway.context import RequestContext
+    from gateway.errors import GatewayError
+
+
+def _on(name: str) -> bool:
+    return os.environ.get(name, "on").strip().lower() not in ("off", "false", "0")
+
+
+METRICS = metrics.ENABLED
+ACCESS_LOG = _on("GATEWAY_ACCESS_LOG")
+TRACING = not obs_tracing.disabled()
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+access_logger = logging.getLogger("gateway.access")
+if TRACING:
+    from opentelemetry import context as otel_context
+    from opentelemetry import propagate, trace
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    tracer = trace.get_tracer("gateway")
+
+
+def _method(ctx: RequestContext) -> str:
+    method = ctx.request.method
+    return method if method in METHODS else "OTHER"
 
 
 def request_started(ctx: RequestContext) -> None:
-    return None
+    request_id_var.set(ctx.request_id)
+    if METRICS:
+        metrics.IN_FLIGHT.inc()
+    if TRACING:
+        _start_server_span(ctx, _method(ctx))
+
+
+def rejected(ctx: RequestContext, error: GatewayError) -> None:
+    ctx.extra["rejected"] = error.reason
+    if ctx.span is not None:
+        ctx.span.add_event("gateway.rejected", {"gateway.reason": str(error.reason), "http.response.status_code": error.status_code})
 
 
 def request_finished(ctx: RequestContext, status: int, bytes_out: int) -> None:
-    return None
+    extra = ctx.extra
+    if extra.get("finished"):
+        return
+    extra["finished"] = True
+    elapsed = time.perf_counter() - extra["start"]
+    route = ctx.route.name if ctx.route is not None else "unmatched"
+    method = _method(ctx)
+    if METRICS:
+        _record(ctx, route, method, status, elapsed)
+    if ctx.span is not None:
+        _finish_server_span(ctx, status)
+    if ACCESS_LOG:
+        _access_line(ctx, route, status, elapsed, bytes_out)
+
+
+def _record(ctx: RequestContext, route: str, method: str, status: int, elapsed: float) -> None:
+    metrics.IN_FLIGHT.dec()
+    metrics.requests.get(route, method, str(status)).inc()
+    exemplar = _exemplar(ctx) if metrics.EXEMPLARS and ctx.span is not None else None
+    metrics.duration.get(route, method).observe(elapsed, exemplar)
+    if ctx.upstream_ms is not None and ctx.upstream:
+        metrics.upstream_duration.get(route, ctx.upstream).observe(ctx.upstream_ms / 1000)
+        _circuit(ctx.upstream)
+    failure = ctx.extra.get("auth_failure")
+    if failure is not None:
+        metrics.auth_failures.get(route, failure[0], str(failure[1])).inc()
+    if ctx.ratelimit is not None:
+        metrics.ratelimit.get(route, ctx.ratelimit).inc()
+
+
+def _circuit(upstream: str) -> None:
+    runtime = runtime_module.current()
+    pool = runtime.pools.get(upstream) if runtime is not None else None
+    if pool is not None and pool.breaker is not None:
+        metrics.circuit_state(upstream, pool.breaker.state)
+
+
+def _access_line(ctx: RequestContext, route: str, status: int, elapsed: float, bytes_out: int) -> None:
+    trace_id = span_id = None
+    if ctx.span is not None:
+        trace_id, span_id = _ids(ctx.span)
+    identity = ctx.identity
+    access_logger.info("access", extra={
+        "event": "access", "route": route, "method": ctx.request.method, "path": ctx.path,
+        "status": status, "duration_ms": round(elapsed * 1000, 3), "upstream": ctx.upstream,
+        "upstream_status": ctx.upstream_status,
+        "upstream_ms": None if ctx.upstream_ms is None else round(ctx.upstream_ms, 3),
+        "bytes_out": bytes_out, "client_ip": ctx.client_ip,
+        "consumer": identity.consumer if identity is not None else None,
+        "ratelimit": ctx.ratelimit, "request_id": ctx.request_id,
+        "trace_id": trace_id, "span_id": span_id,
+    })
 
 
 def upstream_error(ctx: RequestContext, upstream: str, kind: str) -> None:
-    return None
+    if METRICS:
+        metrics.upstream_errors.get(upstream, kind).inc()
+        if kind == "circuit_open":
+            metrics.circuit_state(upstream, 2)
+    if ctx.span is not None:
+        ctx.span.add_event("gateway.upstream_error", {"gateway.upstream": upstream, "error.type": kind})
 
 
 def instrument_client(client: httpx.AsyncClient) -> None:
-    return None
+    if TRACING and not isinstance(client._transport, obs_tracing.TracingTransport):
+        client._transport = obs_tracing.TracingTransport(client._transport, "gateway")
+
+
+def traceresponse(ctx: RequestContext) -> str | None:
+    """``00-<trace id>-<span id>-<flags>`` of the server span (W3C Trace Context Level 2)."""
+    if ctx.span is None:
+        return None
+    sc = ctx.span.get_span_context()
+    return f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{sc.trace_flags:02x}" if sc.is_valid else None
+
+
+# --- the server span ------------------------------------------------------------------
+
+_PROPAGATED = frozenset({b"traceparent", b"tracestate", b"baggage"})
+
+
+def _carrier(ctx: RequestContext) -> dict[str, str]:
+    return {name.decode(): value.decode("latin-1")
+            for name, value in ctx.request.scope["headers"] if name in _PROPAGATED}
+
+
+def _start_server_span(ctx: RequestContext, method: str) -> None:
+    """Continue a valid inbound ``traceparent`` (a malformed one yields a new trace)."""
+    carrier = _carrier(ctx)
+    parent = propagate.extract(carrier) if carrier else None
+    route = ctx.route
+    attributes = {"http.request.method": method, "url.path": ctx.path}  # few: each costs CPU to export
+    if route is not None:
+        attributes["http.route"] = route.prefix
+        attributes["gateway.route"] = route.name
+    name = f"{method} {route.name if route is not None else 'unmatched'}"
+    ctx.span = tracer.start_span(name, parent, SpanKind.SERVER, attributes)
+    otel_context.attach(trace.set_span_in_context(ctx.span))  # this request's task only
+
+
+def _finish_server_span(ctx: RequestContext, status: int) -> None:
+    span = ctx.span
+    span.set_attribute("http.response.status_code", status)
+    if ctx.upstream:
+        span.set_attribute("gateway.upstream", ctx.upstream)
+    if ctx.identity is not None:
+        span.set_attribute("enduser.id", ctx.identity.consumer)
+        span.set_attribute("gateway.consumer", ctx.identity.consumer)
+    if ctx.ratelimit is not None:
+        span.set_attribute("gateway.ratelimit", ctx.ratelimit)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
+        span.set_attribute("error.type", str(status))
+    span.end()
+
+
+def _ids(span) -> tuple[str | None, str | None]:
+    sc = span.get_span_context()
+    return (f"{sc.trace_id:032x}", f"{sc.span_id:016x}") if sc.is_valid else (None, None)
+
+
+def _exemplar(ctx: RequestContext) -> dict[str, str] | None:
+    sc = ctx.span.get_span_context()
+    return {"trace_id": f"{sc.trace_id:032x}"} if sc.is_valid and sc.trace_flags.sampled else None

@@ -14,7 +14,7 @@ from django.utils.http import http_date
 
 from gateway import observe
 from gateway.context import RequestContext
-from gateway.errors import BadRequest, Forbidden, GatewayError, ServiceUnavailable, problem_response
+from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound, ServiceUnavailable, problem_response
 from gateway.net import is_trusted, resolve_client_ip
 from gateway.policies import pipeline
 from gateway.proxy.forward import StreamingProxyResponse, forward
@@ -45,6 +45,7 @@ async def proxy(request):
             raise error
         response = await pipeline.run(ctx, ctx.route.policies, lambda c: forward(c, runtime))
     except GatewayError as exc:
+        observe.rejected(ctx, exc)
         response = exc.to_response(ctx.request_id)
     except asyncio.CancelledError:  # the client went away while we waited
         observe.request_finished(ctx, 499, 0)
@@ -77,6 +78,9 @@ def _context(request, runtime) -> tuple[RequestContext, GatewayError | None]:
     try:
         raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
         ctx.path = normalize_path(raw_path.split(b"?", 1)[0], runtime.config.gateway.merge_slashes)
+        if ctx.path == "/-" or ctx.path.startswith("/-/"):
+            # Django resolved the raw path; the normalised one may still land in /-/.
+            raise NotFound("No such gateway endpoint.", reason="reserved")
         host = _without_port(seen["host_header"]).lower()
         if not runtime.host_allowed(host):
             raise BadRequest("The Host header names a site this gateway does not serve.", reason="host_not_allowed")
@@ -107,7 +111,7 @@ class _LazyHeaders:
 def _finish(ctx: RequestContext, response):
     extra = [(b"x-request-id", ctx.request_id.encode())]
     extra.extend((n.encode("latin-1"), v.encode("latin-1")) for n, v in ctx.response_headers)
-    trace = observe.traceresponse(ctx) if hasattr(observe, "traceresponse") else None
+    trace = observe.traceresponse(ctx)
     if trace:
         extra.append((b"traceresponse", trace.encode()))
     raw = getattr(response, "raw_headers", None)

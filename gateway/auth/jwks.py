@@ -154,11 +154,13 @@ class JwksCache:
             keyset = await self._fetch()
         except Exception as exc:  # noqa: BLE001 (any failure keeps the last good set)
             self.refresh_results["error"] += 1
+            _count_refresh("error")
             log.warning("JWKS refresh from %s failed: %s", self.url, _describe(exc))
         else:
             self.keyset, self.fetched_at = keyset, self.clock()
             self._negative.clear()
             self.refresh_results["success"] += 1
+            _count_refresh("success")
         finally:
             self._inflight = None
         return self.keyset is not None
@@ -196,6 +198,12 @@ class JwksCache:
         self._negative[kid or ""] = self.clock() + self.cooldown
         while len(self._negative) > self._negative_size:
             self._negative.popitem(last=False)
+
+
+def _count_refresh(result: str) -> None:
+    from gateway.metrics import jwks_refreshed  # lazily: the launcher loads configs before it wipes the metrics dir
+
+    jwks_refreshed(result)
 
 
 def _describe(exc: Exception) -> str:

@@ -1,0 +1,134 @@
+"""JSON log lines on stdout (DESIGN.md section 8), linked to traces.
+
+``LOG_FORMAT``: ``json`` (default), ``console`` (humans) or ``ecs`` (Elastic Common
+Schema names for ELK). ``LOG_LEVEL`` sets the root level. ``trace_id``, ``span_id``
+and ``request_id`` enter every record through one filter, never at call sites.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+import observability
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_done = False
+
+try:
+    from opentelemetry import trace as _trace
+except ImportError:  # pragma: no cover - the SDK is a dependency
+    _trace = None  # type: ignore[assignment]
+
+
+def _current_ids() -> tuple[str | None, str | None]:
+    if _trace is None:
+        return None, None
+    context = _trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None, None
+    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+
+
+class ContextFilter(logging.Filter):
+    """Adds service, trace_id, span_id and request_id unless the record already has them."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service
+        if getattr(record, "trace_id", None) is None:
+            record.trace_id, record.span_id = _current_ids()
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id_var.get()
+        return True
+
+
+_second: list = [-1, ""]  # the last formatted second: strftime once per second, not per line
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False)
+
+
+def _rfc3339(created: float) -> str:
+    second = int(created)
+    if _second[0] != second:
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    return f"{_second[1]}.{int(created * 1000) % 1000:03d}Z"
+
+
+class GatewayJsonFormatter(JsonFormatter):
+    """``timestamp level logger message service trace_id span_id request_id`` + extras."""
+
+    def add_fields(self, log_record: dict[str, Any], record: logging.LogRecord, message_dict: dict) -> None:
+        log_record["timestamp"] = _rfc3339(record.created)
+        log_record["level"] = record.levelname
+        log_record["logger"] = record.name
+        log_record["message"] = record.getMessage()
+        for key in ("service", "trace_id", "span_id", "request_id"):
+            log_record[key] = getattr(record, key, None)
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and key not in log_record and not key.startswith("_"):
+                log_record[key] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            log_record["exc_info"] = record.exc_text
+
+    def serialize_log_record(self, log_record: dict[str, Any]) -> str:
+        return _ENCODER.encode(log_record)  # one C-accelerated encoder, not one per line
+
+
+_ECS_NAMES = {
+    "timestamp": "@timestamp", "level": "log.level", "logger": "log.logger",
+    "service": "service.name", "trace_id": "trace.id", "span_id": "span.id",
+    "request_id": "http.request.id", "exc_info": "error.stack_trace",
+    "method": "http.request.method", "status": "http.response.status_code",
+    "path": "url.path", "client_ip": "client.ip", "consumer": "user.name",
+    "bytes_out": "http.response.body.bytes", "duration_ms": "event.duration_ms",
+    "event": "event.action",
+}
+
+
+class EcsFormatter(GatewayJsonFormatter):
+    """The same fields under ECS names (flat dotted keys, which Elasticsearch accepts)."""
+
+    def add_fields(self, log_record: dict[str, Any], record: logging.LogRecord, message_dict: dict) -> None:
+        fields: dict[str, Any] = {}
+        super().add_fields(fields, record, message_dict)
+        for key, value in fields.items():
+            log_record[_ECS_NAMES.get(key, key)] = value
+        log_record["ecs.version"] = "8.11.0"
+
+
+def _formatter(kind: str) -> logging.Formatter:
+    if kind == "console":
+        return logging.Formatter("%(asctime)s %(levelname)-7s %(name)s [%(trace_id)s] %(message)s")
+    if kind == "ecs":
+        return EcsFormatter()
+    return GatewayJsonFormatter()
+
+
+def setup(service_name: str) -> None:
+    """Route the root logger to stdout once per process, in the chosen format."""
+    global _done
+    observability.remember_service(service_name)
+    if _done:
+        return
+    _done = True
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(_formatter(os.environ.get("LOG_FORMAT", "json").strip().lower()))
+    handler.addFilter(ContextFilter(service_name))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())

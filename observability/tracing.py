@@ -1,0 +1,300 @@
+"""The one place that configures the OpenTelemetry SDK (DESIGN.md section 7).
+
+Call ``setup(service_name)`` after the server forked its workers: each worker gets its
+own ``service.instance.id`` and its own batch exporter thread. Spans are exported in the
+background; a dead collector only drops spans (the SDK logs a warning).
+
+``OBSERVABILITY_SPAN_EXPORT=process`` (opt-in) hands finished spans to a child exporter
+process per worker (``ProcessSpanProcessor``) instead of the SDK's export thread: OTLP
+encoding in Python costs about as much as creating the spans, and the child keeps it
+(and its GIL) off the event loop when the machine has a spare core. With workers pinned
+to every core it saves nothing, hence not the default.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+import uuid
+from importlib import metadata
+
+from opentelemetry.sdk.trace import SpanProcessor
+
+import observability
+
+logger = logging.getLogger("observability.tracing")
+_done = False
+
+_DEFAULTS = {
+    "OTEL_SEMCONV_STABILITY_OPT_IN": "http",
+    "OTEL_BSP_EXPORT_TIMEOUT": "2000",
+    "OTEL_EXPORTER_OTLP_TIMEOUT": "2",
+    "OTEL_PROPAGATORS": "tracecontext,baggage",
+}
+
+# (module to import, instrumentor class); Django is instrumented only for services.
+_INSTRUMENTATIONS = (
+    ("opentelemetry.instrumentation.httpx", "HTTPXClientInstrumentor"),
+    ("opentelemetry.instrumentation.redis", "RedisInstrumentor"),
+    ("opentelemetry.instrumentation.psycopg", "PsycopgInstrumentor"),
+    ("opentelemetry.instrumentation.celery", "CeleryInstrumentor"),
+)
+_DJANGO = ("opentelemetry.instrumentation.django", "DjangoInstrumentor")
+
+
+def disabled() -> bool:
+    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
+def setup(service_name: str, *, own_http_spans: bool | None = None) -> None:
+    """Configure tracing once per process; a no-op when ``OTEL_SDK_DISABLED=true``.
+
+    ``own_http_spans`` (default: True only for the gateway) skips the Django and httpx
+    instrumentations: the gateway opens its own server span around the whole policy
+    chain and its own client span around the proxy transport.
+    """
+    global _done
+    observability.remember_service(service_name)
+    if _done or disabled():
+        return
+    _done = True
+    for key, value in _DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    if own_http_spans is None:
+        own_http_spans = service_name == "gateway"
+    offload = os.environ.get("OBSERVABILITY_SPAN_EXPORT", "thread") == "process"
+    _install_provider(service_name, offload)
+    _install_propagators()
+    _instrument(_INSTRUMENTATIONS[1:] if own_http_spans else _INSTRUMENTATIONS + (_DJANGO,))
+    if not own_http_spans and importlib.util.find_spec("opentelemetry.instrumentation.asgi") is None:
+        logger.warning("opentelemetry-instrumentation-asgi is missing: Django under ASGI makes no server spans")
+
+
+def _resource(service_name: str):
+    from opentelemetry.sdk.resources import Resource
+
+    return Resource.create(
+        {
+            "service.name": os.environ.get("OTEL_SERVICE_NAME", service_name),
+            "service.version": _version(),
+            "service.instance.id": f"{os.getpid()}-{uuid.uuid4().hex[:12]}",
+        }
+    )
+
+
+def _version() -> str:
+    try:
+        return metadata.version("django-edge-gateway")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def _install_provider(service_name: str, offload: bool) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    resource = _resource(service_name)
+    provider = TracerProvider(resource=resource)  # sampler from OTEL_TRACES_SAMPLER
+    if offload:
+        provider.add_span_processor(ProcessSpanProcessor(dict(resource.attributes)))
+    else:
+        provider.add_span_processor(BatchSpanProcessor(_exporter()))
+    trace.set_tracer_provider(provider)
+
+
+def _exporter():
+    protocol = os.environ.get(
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    )
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # type: ignore[assignment]
+    return OTLPSpanExporter()
+
+
+def _install_propagators() -> None:
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+    from opentelemetry.propagate import set_global_textmap
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    set_global_textmap(CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()]))
+
+
+def _instrument(specs) -> None:
+    for module_name, class_name in specs:
+        try:
+            module = importlib.import_module(module_name)
+            instrumentor = getattr(module, class_name)()
+            if not instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.instrument()
+        except Exception as exc:  # noqa: BLE001 - a missing library only loses its spans
+            logger.debug("instrumentation %s skipped: %s", class_name, exc)
+
+
+class TracingTransport:
+    """Wraps an httpx async transport: one CLIENT span per call, ``traceparent`` injected.
+
+    The span covers the call up to the response headers (streamed bodies are not held
+    open). The URL's query is never recorded: it may carry credentials.
+    """
+
+    def __init__(self, inner, tracer_name: str = "observability.httpx") -> None:
+        from opentelemetry import trace
+
+        self.inner = inner
+        self.tracer = trace.get_tracer(tracer_name)
+
+    async def handle_async_request(self, request):
+        from opentelemetry import propagate, trace
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        url = request.url
+        attributes = {"http.request.method": request.method, "server.address": url.host,
+                      "server.port": url.port or (443 if url.scheme == "https" else 80)}
+        with self.tracer.start_as_current_span(request.method, kind=SpanKind.CLIENT, attributes=attributes,
+                                               record_exception=False, set_status_on_exception=False) as span:
+            propagate.inject(request.headers)
+            try:
+                response = await self.inner.handle_async_request(request)
+            except Exception as exc:
+                span.set_attribute("error.type", type(exc).__name__)
+                span.set_status(Status(StatusCode.ERROR))
+                raise
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+            return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+# --- export in a child process -----------------------------------------------------------
+
+_HEADER = struct.Struct("!I")
+
+
+def _compact(span) -> tuple:
+    """A finished span as plain, cheaply pickled values."""
+    ctx, parent, status = span.context, span.parent, span.status
+    return (span.name, ctx.trace_id, ctx.span_id, int(ctx.trace_flags),
+            (parent.span_id, parent.is_remote) if parent is not None else None, span.kind.value,
+            span.start_time, span.end_time, dict(span.attributes or ()),
+            [(e.name, dict(e.attributes or ()), e.timestamp) for e in span.events],
+            status.status_code.value, status.description, span.instrumentation_scope.name)
+
+
+class ProcessSpanProcessor(SpanProcessor):
+    """Queues compact spans (dropping beyond ``OTEL_BSP_MAX_QUEUE_SIZE``); a thread pipes them
+    in batches to ``python -c ...export_child()``, which rebuilds and exports them."""
+
+    def __init__(self, resource: dict) -> None:
+        self.max_queue = int(os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE", "2048"))
+        self.delay = int(os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "1000")) / 1000
+        self.pending: list[tuple] = []
+        self.dropped = 0
+        self.wake = threading.Event()
+        self.closed = False
+        code = "from observability.tracing import export_child; export_child()"
+        self.child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+        self._send(resource)
+        self.thread = threading.Thread(target=self._loop, name="span-export", daemon=True)
+        self.thread.start()
+
+    def on_start(self, span, parent_context=None) -> None:
+        return None
+
+    def on_end(self, span) -> None:
+        if len(self.pending) < self.max_queue:
+            self.pending.append(_compact(span))
+        else:
+            self.dropped += 1
+
+    def _loop(self) -> None:
+        while not self.closed:
+            self.wake.wait(self.delay)
+            self.wake.clear()
+            self._flush()
+
+    def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        if batch and not self._send(batch):
+            self.closed = True
+
+    def _send(self, payload) -> bool:
+        try:
+            data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+            self.child.stdin.write(_HEADER.pack(len(data)) + data)
+            self.child.stdin.flush()
+            return True
+        except (BrokenPipeError, OSError, ValueError):
+            logger.warning("the span exporter process is gone: spans are dropped")
+            return False
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        self._flush()
+        return True
+
+    def shutdown(self) -> None:
+        self.closed = True
+        self.wake.set()
+        self._flush()
+        try:
+            self.child.stdin.close()
+            self.child.wait(int(os.environ.get("OTEL_BSP_EXPORT_TIMEOUT", "2000")) / 1000 + 1)
+        except (OSError, subprocess.TimeoutExpired):
+            self.child.kill()
+
+
+def _read(stream):
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    return pickle.loads(stream.read(_HEADER.unpack(header)[0]))
+
+
+def export_child() -> None:
+    """The child's loop: rebuild spans, export with the configured OTLP exporter, until EOF."""
+    import signal
+
+    from opentelemetry.sdk.resources import Resource
+
+    for number in (signal.SIGTERM, signal.SIGINT):  # the worker's group gets these: we end on EOF
+        signal.signal(number, signal.SIG_IGN)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(), stream=sys.stderr)
+    stream = sys.stdin.buffer
+    resource = Resource(_read(stream) or {})
+    exporter = _exporter()
+    while (batch := _read(stream)) is not None:
+        exporter.export([_rebuild(values, resource) for values in batch])
+    exporter.shutdown()
+
+
+def _rebuild(values: tuple, resource):
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+    (name, trace_id, span_id, flags, parent, kind, start, end, attributes, events,
+     code, description, scope) = values
+    context = SpanContext(trace_id, span_id, False, TraceFlags(flags))
+    parent_context = SpanContext(trace_id, parent[0], parent[1], TraceFlags(flags)) if parent else None
+    return ReadableSpan(
+        name=name, context=context, parent=parent_context, resource=resource, attributes=attributes,
+        events=[Event(n, a, t) for n, a, t in events], kind=SpanKind(kind),
+        status=Status(StatusCode(code), description), start_time=start, end_time=end,
+        instrumentation_scope=InstrumentationScope(scope),
+    )

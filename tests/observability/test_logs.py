@@ -1,0 +1,67 @@
+"""Logs: one JSON access line per request, no secrets, ECS field names on request."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from tests.observability.conftest import API_KEY, gateway_config
+from tests.support.gateway import GatewayProcess
+
+BEARER = "eyJhbGciOiJub25lIn0.c2VjcmV0LWJlYXJlci10b2tlbg.sig"
+COOKIE = "sessionid=cookie-secret-5f1e2d"
+SECRETS = (BEARER, API_KEY, "cookie-secret-5f1e2d")
+
+
+def _send(gateway: GatewayProcess, path: str, request_id: str) -> httpx.Response:
+    return httpx.get(f"{gateway.url}{path}", headers={
+        "Authorization": f"Bearer {BEARER}", "X-API-Key": API_KEY, "Cookie": COOKIE, "X-Request-ID": request_id})
+
+
+def _lines(gateway: GatewayProcess, request_id: str, timeout: float = 3.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [json.loads(raw) for raw in gateway.logs().splitlines() if raw.startswith("{") and request_id in raw]
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"no log line for {request_id}:\n{gateway.logs()[-2000:]}")
+
+
+def test_no_secret_reaches_any_log_line(upstream):
+    env = {"LOG_LEVEL": "DEBUG"}
+    with GatewayProcess(gateway_config(upstream.url), env=env) as gateway:
+        assert _send(gateway, "/keyed/a", "secret-1").status_code == 200
+        assert _send(gateway, "/keyed/a?api_key=x", "secret-2").status_code == 200
+        _send(gateway, "/down/a", "secret-3")
+        _send(gateway, "/nowhere", "secret-4")
+        (line,) = [x for x in _lines(gateway, "secret-1") if x.get("event") == "access"]
+        _lines(gateway, "secret-4")
+        logs = gateway.logs()
+    assert line["consumer"] == "partner" and line["route"] == "keyed" and line["status"] == 200
+    assert line["upstream_status"] == 200 and line["bytes_out"] > 0 and line["client_ip"] == "127.0.0.1"
+    assert line["service"] == "gateway" and line["level"] == "INFO" and line["logger"] == "gateway.access"
+    assert line["timestamp"].endswith("Z") and line["path"] == "/keyed/a"
+    for secret in SECRETS:
+        assert secret not in logs
+
+
+def test_every_request_gets_exactly_one_access_line(upstream):
+    with GatewayProcess(gateway_config(upstream.url)) as gateway:
+        for index, path in enumerate(["/api/echo/a", "/keyed/a", "/down/a", "/nowhere"]):
+            httpx.get(f"{gateway.url}{path}", headers={"X-Request-ID": f"one-{index}"})
+        for index, status in enumerate([200, 401, 502, 404]):
+            lines = [x for x in _lines(gateway, f"one-{index}") if x.get("event") == "access"]
+            assert [x["status"] for x in lines] in ([status], [503]) if status == 502 else [[status]]
+
+
+def test_ecs_format_uses_ecs_field_names(upstream):
+    with GatewayProcess(gateway_config(upstream.url), env={"LOG_FORMAT": "ecs"}) as gateway:
+        httpx.get(f"{gateway.url}/api/echo/ecs", headers={"X-Request-ID": "ecs-1"})
+        (line,) = _lines(gateway, "ecs-1")
+    for key in ("@timestamp", "log.level", "log.logger", "service.name", "http.request.id",
+                "http.response.status_code", "url.path", "ecs.version"):
+        assert key in line, line
+    assert line["log.logger"] == "gateway.access" and line["http.response.status_code"] == 200

@@ -6,7 +6,7 @@ from .models import Order, OrderItem
 
 
 class LineSerializer(serializers.Serializer):
-    product_id = serializers.IntegerField(min_value=1)
+    product_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)  # a BigAutoField id
     quantity = serializers.IntegerField(min_value=1, max_value=1000)
 
 

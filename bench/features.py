@@ -77,6 +77,10 @@ def observed_env(sink_url: str) -> dict[str, str]:
             "GATEWAY_METRICS": "on", "GATEWAY_ACCESS_LOG": "on", "LOG_FORMAT": "json"}
 
 
+#: Head sampling of 10% of new traces, as production deployments run it.
+SAMPLED = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
+
+
 def redis_evalsha_calls() -> int | None:
     """EVALSHA calls the Redis server has served so far (None when Redis is absent)."""
     try:

@@ -123,6 +123,7 @@ def _scenarios(args, origin_url: str, sink_url: str, cpus: str | None):
         ("gateway-jwt-nocache", [features.jwt_policy(signer, cache=False)], features.QUIET, auth),
         ("gateway-ratelimit", [rate_limit], {**features.QUIET, **redis}, {}),
         ("gateway-full", [jwt_policy, rate_limit], {**observed, **redis}, auth),
+        ("gateway-full-sampled", [jwt_policy, rate_limit], {**observed, **redis, **features.SAMPLED}, auth),
     ]
     for name, policies, env, headers in cases:
         config = features.gateway_config(origin_url, policies, folder)
@@ -161,7 +162,8 @@ def _report(results: dict, args, cores: int, sut_cpus, extras: dict) -> None:
     for g in gateways:
         for base in ("django-hello", "nginx-proxy", "upstream-direct", "naive-proxy"):
             ratios[f"{g}/{base}"] = ratio(g, base)
-    for feature in ("gateway-observed", "gateway-jwt", "gateway-jwt-nocache", "gateway-ratelimit", "gateway-full"):
+    for feature in ("gateway-observed", "gateway-jwt", "gateway-jwt-nocache", "gateway-ratelimit", "gateway-full",
+                    "gateway-full-sampled"):
         ratios[f"{feature}/gateway-aiohttp"] = ratio(feature, "gateway-aiohttp")
     print(f"\ncores: {cores}  workers: {args.workers}  connections: {args.connections}  "
           f"server: {args.server}  pinned: {'SUT on CPU 0' if sut_cpus else 'no'}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,3 +48,8 @@ class RequestContext:
     def header(self, name: str) -> str | None:
         """A request header by case-insensitive name, as the client sent it."""
         return self.request.headers.get(name)
+
+
+def new_request_id() -> str:
+    """32 hex characters. Correlation, not a secret: no urandom syscall per request."""
+    return f"{random.getrandbits(128):032x}"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-import uuid
 
 from django.conf import settings
 from django.core import signals
@@ -24,6 +23,7 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.urls import set_script_prefix
 from django.utils.http import http_date
 
+from gateway.context import new_request_id
 from gateway.errors import PayloadTooLarge
 from gateway.limits import check_head
 from gateway.runtime import current
@@ -88,7 +88,7 @@ class GatewayASGIHandler(ASGIHandler):
         await super().send_response(response, send)
 
     async def _refuse(self, error, send) -> None:
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         response = error.to_response(request_id)
         response["X-Request-ID"] = request_id
         response["Connection"] = "close"

@@ -7,13 +7,12 @@ import json
 import logging
 import re
 import time
-import uuid
 
 from django.http import HttpResponse, JsonResponse
 from django.utils.http import http_date
 
 from gateway import observe
-from gateway.context import RequestContext
+from gateway.context import RequestContext, new_request_id
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound, ServiceUnavailable, problem_response
 from gateway.net import is_trusted, resolve_client_ip
 from gateway.policies import pipeline
@@ -71,7 +70,7 @@ def _context(request, runtime) -> tuple[RequestContext, GatewayError | None]:
         route=None,
         path=scope.get("path", ""),
         client_ip=resolve_client_ip(peer, seen.get("xff"), runtime.trusted_proxies),
-        request_id=incoming_id if _REQUEST_ID.match(incoming_id) else uuid.uuid4().hex,
+        request_id=incoming_id if _REQUEST_ID.match(incoming_id) else new_request_id(),
     )
     seen.setdefault("host_header", "")
     ctx.extra.update(seen, peer=peer, peer_trusted=trusted, start=time.perf_counter())
@@ -190,7 +189,7 @@ async def metrics(request, runtime):
 
 def reserved_not_found(request):
     """``/-/`` belongs to the gateway: an unknown name there is never proxied."""
-    request_id = uuid.uuid4().hex
+    request_id = new_request_id()
     return problem_response(
         404, "Not Found", "No such gateway endpoint.", request_id, [("X-Request-ID", request_id)]
     )

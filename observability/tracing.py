@@ -72,6 +72,11 @@ def setup(service_name: str, *, own_http_spans: bool | None = None) -> None:
     offload = os.environ.get("OBSERVABILITY_SPAN_EXPORT", "thread") == "process"
     _install_provider(service_name, offload)
     _install_propagators()
+    if own_http_spans:
+        # A Redis client span per rate-limit decision cost ~15% of the gateway's throughput
+        # (profiled); the decision is an attribute of the server span. Set the variable
+        # (even empty) to trace the gateway's Redis calls too.
+        os.environ.setdefault("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "redis")
     _instrument(_INSTRUMENTATIONS[1:] if own_http_spans else _INSTRUMENTATIONS + (_DJANGO,))
     if not own_http_spans and importlib.util.find_spec("opentelemetry.instrumentation.asgi") is None:
         logger.warning("opentelemetry-instrumentation-asgi is missing: Django under ASGI makes no server spans")
@@ -131,7 +136,12 @@ def _install_propagators() -> None:
 
 
 def _instrument(specs) -> None:
+    """Each instrumentation whose library is present, minus the standard
+    ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` list (``redis,celery``, ...)."""
+    disabled = {n.strip() for n in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
     for module_name, class_name in specs:
+        if module_name.rsplit(".", 1)[-1] in disabled:
+            continue
         try:
             module = importlib.import_module(module_name)
             instrumentor = getattr(module, class_name)()
@@ -155,31 +165,42 @@ class TracingTransport:
         self.tracer = trace.get_tracer(tracer_name)
 
     async def handle_async_request(self, request):
-        from opentelemetry import propagate, trace
         from opentelemetry.trace import SpanKind, Status, StatusCode
 
         url = request.url
         attributes = {"http.request.method": request.method, "server.address": url.host,
                       "server.port": url.port or (443 if url.scheme == "https" else 80)}
-        with self.tracer.start_as_current_span(request.method, kind=SpanKind.CLIENT, attributes=attributes,
-                                               record_exception=False, set_status_on_exception=False) as span:
-            propagate.inject(request.headers)
-            try:
-                response = await self.inner.handle_async_request(request)
-            except Exception as exc:
-                span.set_attribute("error.type", type(exc).__name__)
-                span.set_status(Status(StatusCode.ERROR))
-                raise
-            span.set_attribute("http.response.status_code", response.status_code)
-            if response.status_code >= 500:
-                span.set_status(Status(StatusCode.ERROR))
-            return response
+        # Not made current: nothing below this transport opens spans of its own.
+        span = self.tracer.start_span(request.method, kind=SpanKind.CLIENT, attributes=attributes)
+        _inject_trace_context(span, request.headers)
+        try:
+            response = await self.inner.handle_async_request(request)
+        except BaseException as exc:
+            span.set_attribute("error.type", type(exc).__name__)
+            span.set_status(Status(StatusCode.ERROR))
+            span.end()
+            raise
+        span.set_attribute("http.response.status_code", response.status_code)
+        if response.status_code >= 500:
+            span.set_status(Status(StatusCode.ERROR))
+        span.end()
+        return response
 
     async def aclose(self) -> None:
         await self.inner.aclose()
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
+
+
+def _inject_trace_context(span, headers) -> None:
+    """The client span's ``traceparent`` (and ``tracestate``), as the W3C propagator writes
+    them, without the composite propagator's per-call walk (profiled on the hot path).
+    A client's ``baggage`` header is forwarded unchanged by the proxy."""
+    sc = span.get_span_context()
+    headers["traceparent"] = f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{sc.trace_flags:02x}"
+    if sc.trace_state:
+        headers["tracestate"] = sc.trace_state.to_header()
 
 
 # --- export in a child process -----------------------------------------------------------

@@ -36,7 +36,7 @@ class Route:
     def matches_host_and_headers(self, host: str, headers: Mapping[str, str]) -> bool:
         if self.hosts and not any(_host_matches(pattern, host) for pattern in self.hosts):
             return False
-        return all(headers.get(name) == value for name, value in self.headers)
+        return not self.headers or all(headers.get(name) == value for name, value in self.headers)
 
     def upstream_path(self, path: str) -> str:
         """The path sent upstream: the normalised path minus ``strip_prefix``."""

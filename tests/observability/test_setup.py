@@ -98,3 +98,27 @@ def test_log_lines_carry_the_active_trace():
     console = _run(LOG, OTEL_SDK_DISABLED="false", OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
                    LOG_FORMAT="console")
     assert "WARNING" in console and "hello world" in console and not console.startswith("{")
+
+
+REDIS_TRACED = """
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from observability import tracing
+tracing.setup({name!r})
+print(RedisInstrumentor().is_instrumented_by_opentelemetry)
+"""
+
+
+def _redis_traced(service: str, **env: str) -> bool:
+    base = {k: v for k, v in os.environ.items() if k != "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"}
+    base.update(OTEL_SDK_DISABLED="false", OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9", **env)
+    result = subprocess.run([sys.executable, "-c", REDIS_TRACED.format(name=service)], cwd=ROOT,
+                            capture_output=True, text=True, env=base, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip() == "True"
+
+
+def test_redis_calls_are_traced_in_services_not_in_the_gateway_unless_asked():
+    assert _redis_traced("orders")
+    assert not _redis_traced("gateway")  # a span per rate-limit decision: see tracing.setup
+    assert _redis_traced("gateway", OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="")
+    assert not _redis_traced("orders", OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="celery,redis")

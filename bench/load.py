@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import statistics
@@ -95,9 +96,19 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, int]:
     return status, length
 
 
-def run_rate(url: str, *, rate: float, seconds: float, headers: dict | None = None) -> Result:
-    """Open-loop load at a constant rate (latency measured from the scheduled send time)."""
-    return asyncio.run(_rate(url, rate, seconds, headers or {}))
+def run_rate(url: str, *, rate: float, seconds: float, headers: dict | None = None,
+             cpus: str | None = None) -> Result:
+    """Open-loop load at a constant rate (latency measured from the scheduled send time).
+
+    It runs in this process: ``cpus`` pins it there for the run, away from the server."""
+    previous = os.sched_getaffinity(0)
+    if cpus:
+        first, _, last = cpus.partition("-")
+        os.sched_setaffinity(0, range(int(first), int(last or first) + 1))
+    try:
+        return asyncio.run(_rate(url, rate, seconds, headers or {}))
+    finally:
+        os.sched_setaffinity(0, previous)
 
 
 async def _rate(url: str, rate: float, seconds: float, headers: dict) -> Result:

@@ -53,28 +53,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _extras(args, origin_url: str, sink_url: str, sut_cpus, load_cpus) -> dict:
-    """Concurrency collapse, latency at half load, and worker scaling of the full route."""
-    from bench.load import run_rate
-
+    """Concurrency collapse and latency at half load of the full route (every trace sampled,
+    then 10% head sampling), and its worker scaling."""
     signer = features.Signer(Path(tempfile.mkdtemp(prefix="bench-key-")))
     config = features.gateway_config(origin_url, [features.jwt_policy(signer), features.RATE_LIMIT])
     env = {**features.observed_env(sink_url), "REDIS_URL": features.REDIS_URL}
     auth = signer.headers()
     extras: dict = {}
-    gw = servers.gateway("gateway", config, cpus=sut_cpus, workers=1, env=env, server=args.server)
-    try:
-        gw.wait_ready("/bench")
-        run_load(gw.url + "/bench", connections=4, seconds=1, headers=auth, cpus=load_cpus)
-        by_c = {c: run_load(gw.url + "/bench", connections=c, seconds=args.seconds, headers=auth, cpus=load_cpus)
-                for c in (8, 64)}
-        extras["rps_c8"], extras["rps_c64"] = by_c[8].rps, by_c[64].rps
-        extras["c64_over_c8"] = round(by_c[64].rps / by_c[8].rps, 3)
-        half = max(by_c[8].rps, by_c[64].rps) / 2
-        at_half = run_rate(gw.url + "/bench", rate=half, seconds=args.seconds, headers=auth)
-        extras["half_rate"], extras["p99_ms_at_half_rate"] = round(half), round(at_half.p99_ms, 2)
-        print(f"c8 {by_c[8].rps:.0f} req/s, c64 {by_c[64].rps:.0f} req/s; at {half:.0f} req/s p99 {at_half.p99_ms:.2f} ms")
-    finally:
-        gw.stop()
+    for suffix, sampling in (("", {}), ("_sampled", features.SAMPLED)):
+        gw = servers.gateway("gateway", config, cpus=sut_cpus, workers=1, env={**env, **sampling}, server=args.server)
+        try:
+            extras.update({k + suffix: v for k, v in _concurrency(gw, auth, args, load_cpus).items()})
+        finally:
+            gw.stop()
     scaling = {}
     for workers in (1, 2):
         gw = servers.gateway("gateway", config, cpus=None, workers=workers, env=env, server=args.server)
@@ -89,6 +80,21 @@ def _extras(args, origin_url: str, sink_url: str, sut_cpus, load_cpus) -> dict:
     extras["workers_2_over_1"] = round(scaling[2] / scaling[1], 3)
     print(f"workers: 1 -> {scaling[1]:.0f} req/s, 2 -> {scaling[2]:.0f} req/s (unpinned, sharing the cores with load and origin)")
     return extras
+
+
+def _concurrency(gw, auth: dict, args, load_cpus) -> dict:
+    """c8 vs c64 (collapse under concurrency) and p99 at a constant half of the best rate."""
+    from bench.load import run_rate
+
+    gw.wait_ready("/bench")
+    run_load(gw.url + "/bench", connections=4, seconds=1, headers=auth, cpus=load_cpus)
+    by_c = {c: run_load(gw.url + "/bench", connections=c, seconds=args.seconds, headers=auth, cpus=load_cpus)
+            for c in (8, 64)}
+    half = max(by_c[8].rps, by_c[64].rps) / 2
+    at_half = run_rate(gw.url + "/bench", rate=half, seconds=args.seconds, headers=auth, cpus=load_cpus)
+    print(f"c8 {by_c[8].rps:.0f} req/s, c64 {by_c[64].rps:.0f} req/s; at {half:.0f} req/s p99 {at_half.p99_ms:.2f} ms")
+    return {"rps_c8": by_c[8].rps, "rps_c64": by_c[64].rps, "c64_over_c8": round(by_c[64].rps / by_c[8].rps, 3),
+            "half_rate": round(half), "p99_ms_at_half_rate": round(at_half.p99_ms, 2)}
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,18 +1,21 @@
 """The one place that configures the OpenTelemetry SDK (DESIGN.md section 7).
 
 Call ``setup(service_name)`` after the server forked its workers: each worker gets its
-own ``service.instance.id`` and its own batch exporter thread. Spans are exported in the
-background; a dead collector only drops spans (the SDK logs a warning).
+own ``service.instance.id`` and its own exporter. Spans are exported in the background;
+a dead collector only drops spans, with a warning.
 
-``OBSERVABILITY_SPAN_EXPORT=process`` (opt-in) hands finished spans to a child exporter
-process per worker (``ProcessSpanProcessor``) instead of the SDK's export thread: OTLP
-encoding in Python costs about as much as creating the spans, and the child keeps it
-(and its GIL) off the event loop when the machine has a spare core. With workers pinned
-to every core it saves nothing, hence not the default.
+How spans leave the process (``OBSERVABILITY_SPAN_EXPORT`` overrides):
+- ``loop``, the gateway's default (set up inside its event loop, OTLP/HTTP): encoded in
+  small slices on that loop and POSTed without blocking (``observability.loop_export``
+  says why: the SDK's export thread fights the loop for the GIL).
+- ``thread``, everyone else's default: the SDK's ``BatchSpanProcessor``.
+- ``process``: a child exporter process per worker (``ProcessSpanProcessor``), which
+  keeps the encoding off the worker's core when the machine has a spare one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import logging
@@ -69,8 +72,7 @@ def setup(service_name: str, *, own_http_spans: bool | None = None) -> None:
         os.environ.setdefault(key, value)
     if own_http_spans is None:
         own_http_spans = service_name == "gateway"
-    offload = os.environ.get("OBSERVABILITY_SPAN_EXPORT", "thread") == "process"
-    _install_provider(service_name, offload)
+    _install_provider(service_name, _export_mode(own_http_spans))
     _install_propagators()
     if own_http_spans:
         # A Redis client span per rate-limit decision cost ~15% of the gateway's throughput
@@ -101,25 +103,55 @@ def _version() -> str:
         return "0.0.0"
 
 
-def _install_provider(service_name: str, offload: bool) -> None:
+def _protocol() -> str:
+    return os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"))
+
+
+def _export_mode(own_http_spans: bool) -> str:
+    """``loop`` for the gateway (set up inside its event loop, OTLP/HTTP), else ``thread``;
+    ``OBSERVABILITY_SPAN_EXPORT`` (thread, process, loop) overrides."""
+    chosen = os.environ.get("OBSERVABILITY_SPAN_EXPORT")
+    try:
+        asyncio.get_running_loop()
+        in_loop = True
+    except RuntimeError:
+        in_loop = False
+    if chosen == "loop" or (chosen is None and own_http_spans and in_loop and _protocol() == "http/protobuf"):
+        return "loop" if in_loop else "thread"
+    return chosen if chosen in ("thread", "process") else "thread"
+
+
+_loop_processor = None
+
+
+def _install_provider(service_name: str, mode: str) -> None:
+    global _loop_processor
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     resource = _resource(service_name)
     provider = TracerProvider(resource=resource)  # sampler from OTEL_TRACES_SAMPLER
-    if offload:
+    if mode == "loop":
+        from observability.loop_export import LoopSpanProcessor
+
+        _loop_processor = LoopSpanProcessor(asyncio.get_running_loop())
+        provider.add_span_processor(_loop_processor)
+    elif mode == "process":
         provider.add_span_processor(ProcessSpanProcessor(dict(resource.attributes)))
     else:
         provider.add_span_processor(BatchSpanProcessor(_exporter()))
     trace.set_tracer_provider(provider)
 
 
+async def aclose() -> None:
+    """On the serving loop's shutdown: send the spans still queued (loop export only)."""
+    if _loop_processor is not None:
+        await _loop_processor.aclose(int(os.environ.get("OTEL_BSP_EXPORT_TIMEOUT", "2000")) / 1000)
+
+
 def _exporter():
-    protocol = os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-    )
-    if protocol == "grpc":
+    if _protocol() == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
     else:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # type: ignore[assignment]

@@ -104,3 +104,24 @@ def test_collector_down_costs_nothing(upstream):
         elapsed = time.monotonic() - started
         assert statuses == {200}
         assert elapsed < 3.0, f"60 requests took {elapsed:.2f}s with the collector down"
+
+
+def test_spans_still_queued_when_the_gateway_stops_are_sent(upstream, receiver):
+    """The gateway exports from its event loop: nothing leaves before the (long) schedule
+    delay here, so every span below reaches the collector through the shutdown flush,
+    in 4-span slices merged into fewer POSTs."""
+    env = {"OTEL_SDK_DISABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+           "OTEL_BSP_SCHEDULE_DELAY": "60000", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "4"}
+    gateway = GatewayProcess(gateway_config(upstream.url), env=env).start()
+    try:
+        with httpx.Client() as client:
+            traces = [client.get(f"{gateway.url}/api/echo/{i}").headers["traceresponse"].split("-")[1]
+                      for i in range(10)]
+        time.sleep(0.5)
+        with receiver.lock:
+            assert not {s.trace_id.hex() for _, s in receiver.spans} & set(traces)
+    finally:
+        gateway.stop()
+    for trace_id in traces:
+        kinds = sorted(span.kind for span in receiver.trace(trace_id, 2))
+        assert len(kinds) == 2

@@ -196,3 +196,23 @@ def test_in_flight_request_finishes_on_the_config_it_started_with(pair):
         assert result["r"].status_code == 200
         time.sleep(0.5)
         assert httpx.get(f"{gw.url}/flaky").status_code == 404
+
+
+def test_active_health_checks_take_a_target_out_and_bring_it_back(pair):
+    a, b = pair
+    health = {"path": "/flaky/health", "interval": 0.2, "timeout": 0.5,
+              "healthy_threshold": 2, "unhealthy_threshold": 2}
+    config = {"upstreams": {"pair": {"targets": [a.url, b.url], "health": {"active": health}}},
+              "routes": [{"name": "pair", "match": {"path_prefix": "/"}, "upstream": "pair"}]}
+
+    def servers(count: int = 8) -> set[str]:
+        return {httpx.get(f"{gw.url}/api/echo").headers["x-upstream"] for _ in range(count)}
+
+    with GatewayProcess(config) as gw:
+        assert servers() == {"a", "b"}
+        b.behaviour["status"] = 503  # only its health endpoint answers /flaky; /api/echo still works
+        time.sleep(1.0)
+        assert servers() == {"a"}, "an actively unhealthy target still gets traffic"
+        b.behaviour["status"] = 200
+        time.sleep(1.0)
+        assert servers() == {"a", "b"}, "a recovered target gets no traffic"

@@ -117,3 +117,17 @@ def postgres_database(prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+SERVICES = ("identity", "inventory", "orders", "notifications")
+
+
+def start_services(env: dict[str, str], workdir: Path, procs: dict[str, ServiceProcess]) -> dict[str, str]:
+    """Every demo service on its own SQLite database under ``workdir`` (orders pointed at
+    inventory). ``procs`` fills as they start, so the caller stops whatever did; returns
+    the ``<NAME>_URL`` variables the gateway's demo config reads."""
+    for name in SERVICES:
+        db = {"DATABASE_URL": f"sqlite:///{workdir / f'{name}.sqlite3'}"}
+        extra = {"INVENTORY_URL": procs["inventory"].url} if name == "orders" else {}
+        procs[name] = ServiceProcess(name, {**env, **db, **extra}).start()
+    return {f"{n.upper()}_URL": p.url for n, p in procs.items()}

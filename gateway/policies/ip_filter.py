@@ -17,8 +17,9 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
+from gateway.config.models import Networks
 from gateway.errors import Forbidden
 from gateway.net import Network, parse_networks
 from gateway.policies.base import STRICT, Policy, PolicyConfig, Services, register
@@ -29,23 +30,13 @@ if TYPE_CHECKING:
 
 class IpFilterConfig(PolicyConfig):
     model_config = STRICT
-    allow: list[str] = Field(
+    allow: Networks = Field(
         default_factory=list,
         description="CIDRs (or addresses) allowed; when set, every other client is refused.",
     )
-    deny: list[str] = Field(
+    deny: Networks = Field(
         default_factory=list, description="CIDRs (or addresses) refused; wins over allow."
     )
-
-    @field_validator("allow", "deny")
-    @classmethod
-    def _cidrs(cls, cidrs: list[str]) -> list[str]:
-        for cidr in cidrs:
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                raise ValueError(f"{cidr!r} is not an IP network (CIDR)") from None
-        return cidrs
 
     @model_validator(mode="after")
     def _something(self) -> IpFilterConfig:

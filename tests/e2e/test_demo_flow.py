@@ -23,13 +23,12 @@ from typing import Any
 import httpx
 import pytest
 
-from demo_services.common.testing import ServiceProcess
+from demo_services.common.testing import ServiceProcess, start_services
 from tests.observability.conftest import FAST_EXPORT, OtlpReceiver
 from tests.support.gateway import ROOT, GatewayProcess
 
 pytestmark = pytest.mark.timeout(90)
 RABBITMQ = os.environ.get("E2E_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
-SERVICES = ("identity", "inventory", "orders", "notifications")
 
 
 def rabbitmq_reachable() -> bool:
@@ -80,13 +79,9 @@ def stack() -> Iterator[GatewayProcess]:
         env = {**broker_env(workdir), **tracing_env(receiver)}
         procs: dict[str, ServiceProcess] = {}
         try:
-            for name in SERVICES:
-                db = {"DATABASE_URL": f"sqlite:///{workdir / f'{name}.sqlite3'}"}
-                extra = {"INVENTORY_URL": procs["inventory"].url} if name == "orders" else {}
-                procs[name] = ServiceProcess(name, {**env, **db, **extra}).start()
+            urls = start_services(env, workdir, procs)
             procs["notifications"].start_worker(env["NOTIFICATIONS_QUEUE"])
             procs["inventory"].start_worker(env["INVENTORY_QUEUE"])
-            urls = {f"{n.upper()}_URL": p.url for n, p in procs.items()}
             config = (ROOT / "gateway" / "demo" / "gateway.yaml").read_text()
             with GatewayProcess(config, env={**env, **urls}) as gateway:
                 gateway.services = procs  # type: ignore[attr-defined]

@@ -27,12 +27,11 @@ import httpx
 import pytest
 import yaml
 
-from demo_services.common.testing import ServiceProcess
+from demo_services.common.testing import ServiceProcess, start_services
 from tests.support.gateway import ROOT, GatewayProcess
 
 pytestmark = pytest.mark.timeout(240)
 
-SERVICES = ("identity", "inventory", "orders", "notifications")
 # (service, the gateway prefix its schema's paths are served under, the paths to test):
 # the gateway routes identity's POST /token as /auth/token, its JWKS unprefixed;
 # /api/schema/ itself is not routed.
@@ -72,11 +71,7 @@ def stack() -> Iterator[tuple[GatewayProcess, dict[str, ServiceProcess]]]:
                "INVENTORY_QUEUE": f"st-inventory-{run}"}
         procs: dict[str, ServiceProcess] = {}
         try:
-            for name in SERVICES:
-                db = {"DATABASE_URL": f"sqlite:///{workdir / f'{name}.sqlite3'}"}
-                extra = {"INVENTORY_URL": procs["inventory"].url} if name == "orders" else {}
-                procs[name] = ServiceProcess(name, {**env, **db, **extra}).start()
-            urls = {f"{n.upper()}_URL": p.url for n, p in procs.items()}
+            urls = start_services(env, workdir, procs)
             with GatewayProcess(demo_config_without_rate_limits(),
                                 env={**env, **urls}) as gateway:
                 yield gateway, procs

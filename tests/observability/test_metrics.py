@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
 import httpx
@@ -12,17 +10,13 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from tests.observability.conftest import gateway_config
 from tests.support.gateway import GatewayProcess
+from tests.support.services import require_tool
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
 
 def _promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is required in CI (apt-get install prometheus)")
-        pytest.skip("promtool not installed (apt-get install prometheus)")
-    return path
+    return require_tool("promtool")
 
 
 def _metrics(gateway: GatewayProcess, accept: str = "") -> httpx.Response:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -15,6 +13,7 @@ import pytest
 from tests.observability.conftest import gateway_config
 from tests.support.gateway import GatewayProcess
 from tests.support.net import free_port
+from tests.support.services import require_tool
 
 CONFIG = """global: {{scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s}}
 scrape_configs:
@@ -26,12 +25,7 @@ scrape_configs:
 
 @pytest.fixture
 def prometheus_binary() -> str:
-    path = shutil.which("prometheus")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Debian's prometheus is required in CI (apt-get install prometheus)")
-        pytest.skip("prometheus not installed (apt-get install prometheus)")
-    return path
+    return require_tool("prometheus")
 
 
 class Prometheus:

@@ -7,12 +7,11 @@ Under ``CI=true`` a missing tool (promtool, prometheus) fails instead of skippin
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -24,16 +23,6 @@ APP_SERVICES = {"gateway", "identity", "orders", "inventory", "inventory-worker"
                 "notifications", "notifications-worker"}
 #: The only services reachable from the host: the gateway and the UIs.
 PUBLISHED = {"gateway", "grafana", "jaeger", "prometheus"}
-
-
-def require_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} is not installed (Debian: apt-get install prometheus; or `make system-deps`)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI=true: tools must be present)")
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,8 @@ import subprocess
 import pytest
 import yaml
 
-from tests.stack.conftest import DATASOURCES, PROMETHEUS, ROOT, require_tool
+from tests.stack.conftest import DATASOURCES, PROMETHEUS, ROOT
+from tests.support.services import require_tool
 
 LOKI = ROOT / "observability" / "loki" / "loki.yaml"
 ALLOY = ROOT / "observability" / "alloy" / "config.alloy"

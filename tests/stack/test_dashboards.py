@@ -24,7 +24,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.stack.conftest import ROOT, all_panels, load_dashboards, require_tool
+from tests.stack.conftest import ROOT, all_panels, load_dashboards
+from tests.support.services import require_tool
 from tests.support.gateway import GatewayProcess
 from tests.support.net import free_port, wait_for_port
 from tests.support.upstream import Upstream

@@ -6,6 +6,7 @@ Under ``CI=true`` a missing service fails the test instead of skipping it.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 
 import pytest
@@ -38,3 +39,14 @@ def require_redis() -> str:
 
 def require_postgres() -> None:
     require("PostgreSQL", *POSTGRES)
+
+
+def require_tool(name: str) -> str:
+    """A Debian tool (prometheus, promtool): skip on a laptop without it, fail under CI."""
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} is not installed (Debian: apt-get install prometheus; or `make system-deps`)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI=true: tools must be present)")
+    pytest.skip(message)

@@ -42,7 +42,8 @@ class GatewayASGIHandler(ASGIHandler):
             await self._refuse(error, send)
             return
         try:
-            body_file = await self.read_body(receive, limits.max_body_bytes if limits else None)
+            max_bytes, detail = runtime.body_limit(scope) if runtime is not None else (None, None)
+            body_file = await self.read_body(receive, max_bytes, detail)
         except RequestAborted:
             return
         except PayloadTooLarge as error:
@@ -61,8 +62,9 @@ class GatewayASGIHandler(ASGIHandler):
         finally:
             body_file.close()
 
-    async def read_body(self, receive, max_bytes: int | None = None):
-        """Django's body reader, refusing (413) as soon as the body passes ``max_bytes``."""
+    async def read_body(self, receive, max_bytes: int | None = None, detail: str | None = None):
+        """Django's body reader, refusing (413, with the route's ``detail`` when the limit is
+        a route's) as soon as the body passes ``max_bytes``."""
         body_file = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")
         size = 0
         while True:
@@ -74,7 +76,7 @@ class GatewayASGIHandler(ASGIHandler):
             size += len(chunk)
             if max_bytes is not None and size > max_bytes:
                 body_file.close()
-                raise PayloadTooLarge(reason="body_too_large")
+                raise PayloadTooLarge(detail, reason="route_body_too_large" if detail else "body_too_large")
             body_file.write(chunk)
             if not message.get("more_body", False):
                 break

@@ -44,3 +44,9 @@ def _valid_ip(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def host_without_port(host: str) -> str:
+    if host.endswith("]") or ":" not in host:
+        return host
+    return host.rsplit(":", 1)[0]

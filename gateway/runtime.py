@@ -13,7 +13,8 @@ import httpx
 
 from gateway.config import load_config
 from gateway.config.models import GatewayConfig
-from gateway.net import parse_networks
+from gateway.errors import GatewayError
+from gateway.net import host_without_port, parse_networks
 from gateway.policies import REGISTRY
 from gateway.policies.base import Policy, Services
 from gateway.policies.pipeline import compile_steps
@@ -21,6 +22,7 @@ from gateway.proxy.client import create_client
 from gateway.proxy.health import ActiveHealthChecker
 from gateway.proxy.headers import GATEWAY_SET, HOP_BY_HOP, IDENTITY_HEADERS, request_headers_for_upstream
 from gateway.proxy.upstreams import UpstreamPool
+from gateway.routing.normalize import normalize_path
 from gateway.routing.table import Route, RouteTable
 
 logger = logging.getLogger("gateway")
@@ -44,6 +46,10 @@ class Runtime:
         hosts = [h.lower() for h in config.gateway.allowed_hosts]
         self._allowed_hosts = None if "*" in hosts else frozenset(h for h in hosts if not h.startswith("*."))
         self._host_suffixes = tuple(h[1:] for h in hosts if h.startswith("*."))
+        self.route_body_limits = {
+            route.name: policy
+            for route in self.routes for policy in _flatten(route.policies) if policy.name == "request_size_limit"
+        }
         self.client: httpx.AsyncClient | None = None
         self.transport: httpx.AsyncBaseTransport | None = None
         self.ready = False
@@ -80,6 +86,27 @@ class Runtime:
         if allowed is None:
             return True
         return host in allowed or any(host.endswith(s) and host != s[1:] for s in self._host_suffixes)
+
+    def body_limit(self, scope: dict) -> tuple[int, str | None]:
+        """The most body bytes to read, and the refusal's detail when the limit is a route's:
+        the gateway's limit, or the lower ``request_size_limit`` of the route that will serve
+        this request, so an oversized streamed body is cut off as it arrives. Only configs
+        with such a policy pay for this early match."""
+        limit = self.config.gateway.limits.max_body_bytes
+        if not self.route_body_limits:
+            return limit, None
+        try:
+            raw_path = (scope.get("raw_path") or scope["path"].encode()).split(b"?", 1)[0]
+            path = normalize_path(raw_path, self.config.gateway.merge_slashes)
+            headers = _ScopeHeaders(scope["headers"])
+            host = host_without_port(headers.get("host") or "").lower()
+            route = self.table.match(path, scope["method"], host, headers)
+        except GatewayError:
+            return limit, None  # the view answers for the path, host or method
+        policy = self.route_body_limits.get(route.name)
+        if policy is None or policy.max_bytes >= limit:
+            return limit, None
+        return policy.max_bytes, policy.error_detail
 
     def request_headers(self, raw):
         return request_headers_for_upstream(raw, self.dropped_request_headers)
@@ -120,6 +147,19 @@ class Runtime:
                 await policy.shutdown()
         if self.client is not None:
             await self.client.aclose()
+
+
+class _ScopeHeaders:
+    """Case-insensitive ``get`` over ASGI headers, for route matching before Django runs."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+
+    def get(self, name: str, default=None):
+        wanted = name.lower().encode("latin-1")
+        return next((v.decode("latin-1") for k, v in self.raw if k.lower() == wanted), default)
 
 
 def _env_list(name: str) -> list[str]:

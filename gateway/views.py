@@ -14,7 +14,7 @@ from django.utils.http import http_date
 from gateway import observe
 from gateway.context import RequestContext, new_request_id
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound, ServiceUnavailable, problem_response
-from gateway.net import is_trusted, resolve_client_ip
+from gateway.net import host_without_port, is_trusted, resolve_client_ip
 from gateway.policies import pipeline
 from gateway.proxy.forward import StreamingProxyResponse, forward
 from gateway.routing.normalize import normalize_path
@@ -80,19 +80,13 @@ def _context(request, runtime) -> tuple[RequestContext, GatewayError | None]:
         if ctx.path == "/-" or ctx.path.startswith("/-/"):
             # Django resolved the raw path; the normalised one may still land in /-/.
             raise NotFound("No such gateway endpoint.", reason="reserved")
-        host = _without_port(seen["host_header"]).lower()
+        host = host_without_port(seen["host_header"]).lower()
         if not runtime.host_allowed(host):
             raise BadRequest("The Host header names a site this gateway does not serve.", reason="host_not_allowed")
         ctx.route = runtime.table.match(ctx.path, request.method, host, _LazyHeaders(request))
     except GatewayError as exc:
         return ctx, exc
     return ctx, None
-
-
-def _without_port(host: str) -> str:
-    if host.endswith("]") or ":" not in host:
-        return host
-    return host.rsplit(":", 1)[0]
 
 
 class _LazyHeaders:

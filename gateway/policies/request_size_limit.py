@@ -4,15 +4,13 @@
 - request_size_limit: {max_bytes: 65536}
 ```
 
-The gateway-wide ``gateway.limits.max_body_bytes`` is enforced by the ASGI handler
-before any route is known: a declared ``Content-Length`` over it is refused before a
-byte is read, and a chunked body is cut off (413) as soon as it passes it, so memory
-and disk stay bounded. The handler buffers the body (a spooled file) before the view
-runs; this policy then refuses (413 problem+json) up front on a declared
-``Content-Length`` over ``max_bytes`` and, for a chunked body, on the buffered size, so
-nothing of an oversized body ever reaches the upstream. (Cutting a chunked body off at
-the route's limit while it streams would need the handler to match the route before
-reading the body.)
+The ASGI handler reads the body before the view runs, and it already knows the route's
+limit (``Runtime.body_limit`` matches the route early when any route has this policy):
+a declared ``Content-Length`` over the gateway-wide ``gateway.limits.max_body_bytes`` is
+refused before a byte is read, and a streamed body is cut off (413) as soon as it passes
+the lower of the two limits, so memory and disk stay bounded. This policy then refuses
+(413 problem+json) on a declared ``Content-Length`` over ``max_bytes`` before anything
+is forwarded; nothing of an oversized body ever reaches the upstream.
 """
 
 from __future__ import annotations

@@ -68,3 +68,16 @@ def test_declared_length_over_the_limit_is_refused_by_raw_socket(stack):
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert b"this route accepts (100 bytes)" in answer
     assert upstream.behaviour.get("hits", 0) == before
+
+
+def test_chunked_body_over_the_route_limit_is_cut_off_while_it_streams(stack):
+    """200 bytes sent of a chunked body that never ends: the route's 100-byte limit answers
+    413 at once instead of waiting for the rest (the gateway-wide limit is 10,000)."""
+    gw, _, upstream = stack
+    before = upstream.behaviour.get("hits", 0)
+    head = b"POST /flaky/small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=3) as sock:
+        sock.sendall(head + b"c8\r\n" + b"x" * 200 + b"\r\n")  # and no last chunk
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert upstream.behaviour.get("hits", 0) == before

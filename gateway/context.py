@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,39 @@ class RequestContext:
         return self.request.headers.get(name)
 
 
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@+=/-]{1,128}$")
+
+
+def request_id_for(incoming: str | None) -> str:
+    """The client's ``X-Request-ID`` when well formed, else a new one."""
+    return incoming if incoming and _REQUEST_ID.match(incoming) else new_request_id()
+
+
 def new_request_id() -> str:
     """32 hex characters. Correlation, not a secret: no urandom syscall per request."""
     return f"{random.getrandbits(128):032x}"
+
+
+class ScopeHeaders:
+    """Case-insensitive ``get`` over ASGI headers, before Django builds a request."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+
+    def get(self, name: str, default=None):
+        wanted = name.lower().encode("latin-1")
+        return next((v.decode("latin-1") for k, v in self.raw if k.lower() == wanted), default)
+
+
+class ScopeRequest:
+    """What observability reads of a request (method, scope, headers) for one the handler
+    refuses before Django builds it (414, 431, 413)."""
+
+    __slots__ = ("scope", "method", "headers")
+
+    def __init__(self, scope: dict) -> None:
+        self.scope = scope
+        self.method = scope.get("method", "")
+        self.headers = ScopeHeaders(scope.get("headers", ()))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 
 from django.conf import settings
 from django.core import signals
@@ -23,10 +24,15 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.urls import set_script_prefix
 from django.utils.http import http_date
 
-from gateway.context import new_request_id
+from gateway import observe
+from gateway.context import RequestContext, ScopeRequest, request_id_for
 from gateway.errors import PayloadTooLarge
 from gateway.limits import check_head
+from gateway.net import resolve_client_ip
 from gateway.runtime import current
+
+#: A refused request target can be huge (414): the access line keeps its start.
+MAX_LOGGED_PATH = 256
 
 
 class GatewayASGIHandler(ASGIHandler):
@@ -37,17 +43,18 @@ class GatewayASGIHandler(ASGIHandler):
 
     async def handle(self, scope, receive, send):
         runtime = current()
+        started = time.perf_counter()
         limits = runtime.config.gateway.limits if runtime is not None else None
         if limits is not None and (error := check_head(scope, limits)) is not None:
-            await self._refuse(error, send)
+            await self._refuse(error, send, scope, runtime, started)
             return
+        max_bytes, detail, route = runtime.body_limit(scope) if runtime is not None else (None, None, None)
         try:
-            max_bytes, detail = runtime.body_limit(scope) if runtime is not None else (None, None)
             body_file = await self.read_body(receive, max_bytes, detail)
         except RequestAborted:
             return
         except PayloadTooLarge as error:
-            await self._refuse(error, send)
+            await self._refuse(error, send, scope, runtime, started, route)
             return
         set_script_prefix(get_script_prefix(scope))
         signals.request_started.send(sender=self.__class__, scope=scope)
@@ -89,13 +96,18 @@ class GatewayASGIHandler(ASGIHandler):
             response["Content-Length"] = str(len(response.content))
         await super().send_response(response, send)
 
-    async def _refuse(self, error, send) -> None:
-        request_id = new_request_id()
-        response = error.to_response(request_id)
-        response["X-Request-ID"] = request_id
+    async def _refuse(self, error, send, scope, runtime, started: float, route=None) -> None:
+        """Answer before Django built a request; observed like every other request (a span,
+        metrics under the route or ``unmatched``, one access line)."""
+        ctx = _refusal_context(scope, runtime, route, started)
+        observe.request_started(ctx)
+        observe.rejected(ctx, error)
+        response = error.to_response(ctx.request_id)
+        response["X-Request-ID"] = ctx.request_id
         response["Connection"] = "close"
         response["Date"] = http_date()
         await self.send_response(response, send)
+        observe.request_finished(ctx, response.status_code, len(response.content))
 
     async def _respond_until_disconnect(self, request, receive, send) -> None:
         """Serve the request; a client that hangs up cancels the work (as Django does)."""
@@ -135,3 +147,16 @@ class GatewayASGIHandler(ASGIHandler):
             raise RequestAborted()
         # a body message after the body was read: keep waiting for the disconnect
         return await self.listen_for_disconnect(receive)
+
+
+def _refusal_context(scope, runtime, route, started: float) -> RequestContext:
+    peer = (scope.get("client") or ("", 0))[0] or ""
+    request = ScopeRequest(scope)
+    trusted = runtime.trusted_proxies if runtime is not None else ()
+    ctx = RequestContext(
+        request=request, route=route, path=scope.get("path", "")[:MAX_LOGGED_PATH],
+        client_ip=resolve_client_ip(peer, request.headers.get("x-forwarded-for"), trusted),
+        request_id=request_id_for(request.headers.get("x-request-id")),
+    )
+    ctx.extra["start"] = started
+    return ctx

@@ -13,6 +13,7 @@ import httpx
 
 from gateway.config import load_config
 from gateway.config.models import GatewayConfig
+from gateway.context import ScopeHeaders
 from gateway.errors import GatewayError
 from gateway.net import host_without_port, parse_networks
 from gateway.policies import REGISTRY
@@ -87,26 +88,27 @@ class Runtime:
             return True
         return host in allowed or any(host.endswith(s) and host != s[1:] for s in self._host_suffixes)
 
-    def body_limit(self, scope: dict) -> tuple[int, str | None]:
-        """The most body bytes to read, and the refusal's detail when the limit is a route's:
+    def body_limit(self, scope: dict) -> tuple[int, str | None, Route | None]:
+        """The most body bytes to read, and the refusal's detail and route when the limit is
+        a route's:
         the gateway's limit, or the lower ``request_size_limit`` of the route that will serve
         this request, so an oversized streamed body is cut off as it arrives. Only configs
         with such a policy pay for this early match."""
         limit = self.config.gateway.limits.max_body_bytes
         if not self.route_body_limits:
-            return limit, None
+            return limit, None, None
         try:
             raw_path = (scope.get("raw_path") or scope["path"].encode()).split(b"?", 1)[0]
             path = normalize_path(raw_path, self.config.gateway.merge_slashes)
-            headers = _ScopeHeaders(scope["headers"])
+            headers = ScopeHeaders(scope["headers"])
             host = host_without_port(headers.get("host") or "").lower()
             route = self.table.match(path, scope["method"], host, headers)
         except GatewayError:
-            return limit, None  # the view answers for the path, host or method
+            return limit, None, None  # the view answers for the path, host or method
         policy = self.route_body_limits.get(route.name)
         if policy is None or policy.max_bytes >= limit:
-            return limit, None
-        return policy.max_bytes, policy.error_detail
+            return limit, None, None
+        return policy.max_bytes, policy.error_detail, route
 
     def request_headers(self, raw):
         return request_headers_for_upstream(raw, self.dropped_request_headers)
@@ -147,19 +149,6 @@ class Runtime:
                 await policy.shutdown()
         if self.client is not None:
             await self.client.aclose()
-
-
-class _ScopeHeaders:
-    """Case-insensitive ``get`` over ASGI headers, for route matching before Django runs."""
-
-    __slots__ = ("raw",)
-
-    def __init__(self, raw) -> None:
-        self.raw = raw
-
-    def get(self, name: str, default=None):
-        wanted = name.lower().encode("latin-1")
-        return next((v.decode("latin-1") for k, v in self.raw if k.lower() == wanted), default)
 
 
 def _env_list(name: str) -> list[str]:

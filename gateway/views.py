@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 
 from django.http import HttpResponse, JsonResponse
 from django.utils.http import http_date
 
 from gateway import observe
-from gateway.context import RequestContext, new_request_id
+from gateway.context import RequestContext, new_request_id, request_id_for
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound, ServiceUnavailable, problem_response
 from gateway.net import host_without_port, is_trusted, resolve_client_ip
 from gateway.policies import pipeline
@@ -22,7 +21,6 @@ from gateway.runtime import current
 
 logger = logging.getLogger("gateway")
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@+=/-]{1,128}$")
 _WANTED = {
     b"host": "host_header",
     b"x-forwarded-for": "xff",
@@ -70,7 +68,7 @@ def _context(request, runtime) -> tuple[RequestContext, GatewayError | None]:
         route=None,
         path=scope.get("path", ""),
         client_ip=resolve_client_ip(peer, seen.get("xff"), runtime.trusted_proxies),
-        request_id=incoming_id if _REQUEST_ID.match(incoming_id) else new_request_id(),
+        request_id=request_id_for(incoming_id),
     )
     seen.setdefault("host_header", "")
     ctx.extra.update(seen, peer=peer, peer_trusted=trusted, start=time.perf_counter())

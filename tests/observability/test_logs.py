@@ -6,6 +6,7 @@ import json
 import time
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.observability.conftest import API_KEY, gateway_config
 from tests.support.gateway import GatewayProcess
@@ -65,3 +66,23 @@ def test_ecs_format_uses_ecs_field_names(upstream):
                 "http.response.status_code", "url.path", "ecs.version"):
         assert key in line, line
     assert line["log.logger"] == "gateway.access" and line["http.response.status_code"] == 200
+
+
+def test_requests_refused_before_routing_are_logged_and_counted(upstream):
+    """414 and 431 are answered by the ASGI handler before Django builds a request: they
+    still get their access line (route ``unmatched``, the path cut short) and a count."""
+    with GatewayProcess(gateway_config(upstream.url)) as gateway:
+        long_path = "/api/echo/" + "a" * 20_000
+        assert httpx.get(f"{gateway.url}{long_path}", headers={"X-Request-ID": "early-414"}).status_code == 414
+        many = {f"X-Filler-{i}": "x" for i in range(200)}
+        assert httpx.get(f"{gateway.url}/api/echo/a", headers={**many, "X-Request-ID": "early-431"}).status_code == 431
+        lines = {rid: [x for x in _lines(gateway, rid) if x.get("event") == "access"]
+                 for rid in ("early-414", "early-431")}
+        metrics = httpx.get(f"{gateway.url}/-/metrics").text
+    (too_long,), (too_many,) = lines["early-414"], lines["early-431"]
+    assert too_long["status"] == 414 and too_long["route"] == "unmatched" and len(too_long["path"]) == 256
+    assert too_many["status"] == 431 and too_many["path"] == "/api/echo/a"
+    counts = {(s.labels["route"], s.labels["status_code"]): s.value
+              for family in text_string_to_metric_families(metrics) if family.name == "gateway_requests"
+              for s in family.samples if s.name == "gateway_requests_total"}
+    assert counts[("unmatched", "414")] == counts[("unmatched", "431")] == 1

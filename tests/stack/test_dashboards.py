@@ -2,8 +2,7 @@
 
 The live part starts Debian's ``prometheus`` on a free port, has it scrape a running
 gateway (real upstream, a route to a dead upstream behind a circuit breaker, a rate
-limited route, an API-key route) and, when its project is present, the identity demo
-service, sends a short load, then sends every dashboard expression (template variables
+limited route, an API-key route) and the identity demo service, sends a short load, then sends every dashboard expression (template variables
 substituted as Grafana would) to ``/api/v1/query``: each must be accepted, and the
 gateway panels listed in ``MUST_HAVE_DATA`` must return series.
 """
@@ -15,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,10 +22,11 @@ import httpx
 import pytest
 import yaml
 
-from tests.stack.conftest import ROOT, all_panels, load_dashboards
-from tests.support.services import require_tool
+from demo_services.common.testing import ServiceProcess
+from tests.stack.conftest import all_panels, load_dashboards
 from tests.support.gateway import GatewayProcess
-from tests.support.net import free_port, wait_for_port
+from tests.support.net import free_port
+from tests.support.services import require_tool
 from tests.support.upstream import Upstream
 
 DASHBOARDS = load_dashboards()
@@ -132,26 +131,11 @@ def _gateway_config(upstream: Upstream) -> dict:
     }
 
 
-def _start_identity(tmp: Path):
-    """The identity demo service under granian, as demo_services/stack.py runs it; None if absent."""
-    cwd = ROOT / "demo_services" / "identity"
-    if not (cwd / "manage.py").exists():
-        return None, None
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp / 'identity.sqlite3'}", "OTEL_SERVICE_NAME": "identity",
-           "OTEL_SDK_DISABLED": "true", "PYTHONPATH": str(ROOT), "LOG_FORMAT": "json"}
-    for leaked in ("PROMETHEUS_MULTIPROC_DIR", "DJANGO_SETTINGS_MODULE"):  # set by tests/conftest.py
-        env.pop(leaked, None)
-    migrate = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=cwd, env=env,
-                             capture_output=True, text=True, timeout=60)
-    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
-    log = open(tmp / "identity.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
-                             "--port", str(port), "--no-ws", "--log-level", "warning",
-                             "identity_service.asgi:application"], cwd=cwd, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    wait_for_port(port, 20)
-    return proc, f"127.0.0.1:{port}"
+def _start_identity(tmp: Path) -> ServiceProcess:
+    """The identity demo service under granian, as demo_services/stack.py runs it."""
+    env = {"DATABASE_URL": f"sqlite:///{tmp / 'identity.sqlite3'}", "OTEL_SERVICE_NAME": "identity",
+           "LOG_FORMAT": "json"}
+    return ServiceProcess("identity", env).start(seed=False)
 
 
 def _stop(proc) -> None:
@@ -165,7 +149,7 @@ def _stop(proc) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _load(gateway_url: str, identity: str | None, seconds: float) -> None:
+def _load(gateway_url: str, identity: str, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     with httpx.Client(base_url=gateway_url, timeout=5) as client:
         while time.monotonic() < deadline:
@@ -178,10 +162,9 @@ def _load(gateway_url: str, identity: str | None, seconds: float) -> None:
             client.get("/keyed/x", headers={"X-API-Key": API_KEY})
             client.get("/dead/x")
             client.get("/nowhere")
-            if identity:
-                httpx.get(f"http://{identity}/health", timeout=5)
-                httpx.post(f"http://{identity}/token", data={"grant_type": "password", "username": "nobody",
-                                                             "password": "wrong"}, timeout=5)
+            httpx.get(f"{identity}/health", timeout=5)
+            httpx.post(f"{identity}/token", data={"grant_type": "password", "username": "nobody",
+                                                  "password": "wrong"}, timeout=5)
             time.sleep(0.05)
 
 
@@ -191,16 +174,16 @@ def prometheus():
     tmp = Path(tempfile.mkdtemp(prefix="stack-prom-"))
     upstream = Upstream("echo").start()
     gateway = GatewayProcess(_gateway_config(upstream)).start()
-    identity, identity_target = None, None
+    identity = None
     prom = None
     try:
-        identity, identity_target = _start_identity(tmp)
+        identity = _start_identity(tmp)
         port = free_port()
         scrape = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "scrape_configs": [
             {"job_name": "gateway", "metrics_path": "/-/metrics",
              "static_configs": [{"targets": [f"127.0.0.1:{gateway.port}"], "labels": {"service": "gateway"}}]},
             {"job_name": "services", "metrics_path": "/metrics",
-             "static_configs": [{"targets": [identity_target] if identity_target else []}]},
+             "static_configs": [{"targets": [f"127.0.0.1:{identity.port}"]}]},
         ]}
         (tmp / "prometheus.yml").write_text(yaml.safe_dump(scrape))
         prom = subprocess.Popen([binary, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'data'}",
@@ -209,12 +192,13 @@ def prometheus():
                                 start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url, prom)
-        _load(gateway.url, identity_target, seconds=6)
+        _load(gateway.url, identity.url, seconds=6)
         _wait_for_rates(url)
-        yield {"url": url, "identity": identity_target, "gateway": gateway}
+        yield {"url": url, "gateway": gateway}
     finally:
         _stop(prom)
-        _stop(identity)
+        if identity is not None:
+            identity.stop()
         gateway.stop()
         upstream.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -289,7 +273,5 @@ def _any_query_has_data(url: str, title: str) -> bool:
 
 
 def test_service_panels_return_data(prometheus):
-    if not prometheus["identity"]:
-        pytest.skip("demo_services/identity is not in the tree yet")
     for title in SERVICE_PANELS_WITH_DATA:
         assert _any_query_has_data(prometheus["url"], title), title

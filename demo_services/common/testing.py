@@ -131,3 +131,12 @@ def start_services(env: dict[str, str], workdir: Path, procs: dict[str, ServiceP
         extra = {"INVENTORY_URL": procs["inventory"].url} if name == "orders" else {}
         procs[name] = ServiceProcess(name, {**env, **db, **extra}).start()
     return {f"{n.upper()}_URL": p.url for n, p in procs.items()}
+
+
+def gateway_client(scopes: str, user: str = "alice"):
+    """A DRF test client whose requests carry the identity headers the gateway sets."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_X_USER_ID=user, HTTP_X_SCOPES=scopes)
+    return client

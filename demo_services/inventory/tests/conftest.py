@@ -5,13 +5,11 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
+from demo_services.common.testing import gateway_client
 from stock.models import Product
 
 
-def client_for(scopes: str, user: str = "alice") -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_X_USER_ID=user, HTTP_X_SCOPES=scopes)
-    return client
+client_for = gateway_client
 
 
 @pytest.fixture(name="client_for")

@@ -1,28 +1,7 @@
-"""The Celery app of the notifications service (``celery -A notifications_service worker``)."""
+"""The Celery app of the notifications service (``celery -A notifications_service worker -Q <queue>``)."""
 
 from __future__ import annotations
 
-import os
+from demo_services.common.celery_app import create_app
 
-from celery import Celery, signals
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "notifications_service.settings")
-
-app = Celery("notifications_service")
-app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
-
-
-@signals.setup_logging.connect
-def _logging(**_: object) -> None:
-    """JSON logs from the worker's main process too (tracing waits for the pool's fork)."""
-    from observability import logging as obs_logging
-
-    obs_logging.setup("notifications")
-
-
-@signals.worker_process_init.connect
-def _observe(**_: object) -> None:
-    from demo_services.common.boot import observe
-
-    observe("notifications")
+app = create_app("notifications")

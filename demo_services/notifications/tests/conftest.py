@@ -4,13 +4,11 @@ import uuid
 from typing import Any
 
 import pytest
-from rest_framework.test import APIClient
+
+from demo_services.common.testing import gateway_client
 
 
-def client_for(scopes: str, user: str = "alice") -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_X_USER_ID=user, HTTP_X_SCOPES=scopes)
-    return client
+client_for = gateway_client
 
 
 @pytest.fixture(name="client_for")

@@ -8,15 +8,13 @@ import httpx
 import pytest
 from rest_framework.test import APIClient
 
+from demo_services.common.testing import gateway_client
 from ordering import events, inventory
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def client_for(scopes: str, user: str = "alice") -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_X_USER_ID=user, HTTP_X_SCOPES=scopes)
-    return client
+client_for = gateway_client
 
 
 @pytest.fixture(name="client_for")

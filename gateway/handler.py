@@ -110,43 +110,44 @@ class GatewayASGIHandler(ASGIHandler):
         observe.request_finished(ctx, response.status_code, len(response.content))
 
     async def _respond_until_disconnect(self, request, receive, send) -> None:
-        """Serve the request; a client that hangs up cancels the work (as Django does)."""
-        process = asyncio.ensure_future(self._process(request, send))
-        disconnect = asyncio.ensure_future(self.listen_for_disconnect(receive))
+        """Serve the request in this task; a client that hangs up cancels the work (as
+        Django does). Django runs the view and a disconnect listener as two new tasks
+        joined by ``asyncio.wait``; one listener task that cancels this one costs less
+        per request (profiled)."""
+        this = asyncio.current_task()
+        watch = _DisconnectWatch(this)
+        listener = asyncio.get_running_loop().create_task(watch.listen(receive))
+        response = None
         try:
-            await asyncio.wait((process, disconnect), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (disconnect, process):
-                if task.done():
-                    if task is disconnect and not task.cancelled():
-                        task.exception()  # a disconnect after the response is normal
-                    continue
-                task.cancel()
-                try:
-                    await task
-                except (asyncio.CancelledError, RequestAborted):
-                    pass
-        if process.cancelled():
-            signals.request_finished.send(sender=self.__class__)
-            return
-        response = process.result()
-        if response is not None:
-            response.close()
-
-    async def _process(self, request, send):
-        response = await self.run_get_response(request)
-        try:
+            response = await self.run_get_response(request)
             await self.send_response(response, send)
         except asyncio.CancelledError:
-            pass
-        return response
+            if not watch.disconnected:
+                raise  # the server is shutting down: not ours to swallow
+            this.uncancel()
+        finally:
+            watch.responded = True
+            listener.cancel()
+        if response is not None:
+            response.close()  # sends request_finished
+        else:
+            signals.request_finished.send(sender=self.__class__)
 
-    async def listen_for_disconnect(self, receive):
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise RequestAborted()
-        # a body message after the body was read: keep waiting for the disconnect
-        return await self.listen_for_disconnect(receive)
+
+class _DisconnectWatch:
+    """Cancels the serving task when the client disconnects before the response is sent."""
+
+    __slots__ = ("task", "disconnected", "responded")
+
+    def __init__(self, task: asyncio.Task) -> None:
+        self.task, self.disconnected, self.responded = task, False, False
+
+    async def listen(self, receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass  # a body message after the body was read: keep waiting for the disconnect
+        if not self.responded:
+            self.disconnected = True
+            self.task.cancel()
 
 
 def _refusal_context(scope, runtime, route, started: float) -> RequestContext:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from gateway import metrics
 from gateway import runtime as runtime_module
 from observability import tracing as obs_tracing
-from observability.logging import request_id_var
+from observability.logging import info_line, request_id_var
 
 if TYPE_CHECKING:
     import httpx
@@ -112,7 +112,7 @@ def _access_line(ctx: RequestContext, route: str, status: int, elapsed: float, b
     if ctx.span is not None:
         trace_id, span_id = _ids(ctx.span)
     identity = ctx.identity
-    access_logger.info("access", extra={
+    info_line(access_logger, "access", {
         "event": "access", "route": route, "method": ctx.request.method, "path": ctx.path,
         "status": status, "duration_ms": round(elapsed * 1000, 3), "upstream": ctx.upstream,
         "upstream_status": ctx.upstream_status,

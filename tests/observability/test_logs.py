@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import socket
 import time
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from observability import logging as obs_logging
 from tests.observability.conftest import API_KEY, gateway_config
 from tests.support.gateway import GatewayProcess
 
@@ -86,3 +90,56 @@ def test_requests_refused_before_routing_are_logged_and_counted(upstream):
               for family in text_string_to_metric_families(metrics) if family.name == "gateway_requests"
               for s in family.samples if s.name == "gateway_requests_total"}
     assert counts[("unmatched", "414")] == counts[("unmatched", "431")] == 1
+
+
+def test_a_client_that_hangs_up_is_logged_as_499_without_waiting_for_the_upstream(upstream):
+    """The upstream would answer after 1.5 s; the client leaves after 0.3 s. The gateway
+    stops waiting at once (one access line, status 499) and keeps serving."""
+    with GatewayProcess(gateway_config(upstream.url)) as gateway:
+        port = int(gateway.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            client.sendall(b"GET /keyed/slow?seconds=1.5 HTTP/1.1\r\nHost: localhost\r\n"
+                           b"X-API-Key: " + API_KEY.encode() + b"\r\nX-Request-ID: gone-1\r\n\r\n")
+            time.sleep(0.3)
+        (line,) = [x for x in _lines(gateway, "gone-1") if x.get("event") == "access"]
+        assert httpx.get(f"{gateway.url}/api/echo/after", headers={"X-Request-ID": "after-1"}).status_code == 200
+    assert line["status"] == 499 and line["route"] == "keyed"
+    assert line["duration_ms"] < 1000, line
+
+
+def test_the_direct_access_line_is_the_line_logging_would_write(monkeypatch):
+    """``info_line`` skips the LogRecord for speed; the JSON and ECS lines must not change."""
+    fields = {"event": "access", "route": "r", "method": "GET", "path": "/x", "status": 200, "duration_ms": 1.5,
+              "upstream": None, "request_id": "rid", "trace_id": None, "span_id": None, "consumer": "zoë"}
+    logger, root = logging.getLogger("gateway.access"), logging.getLogger()
+    previous = root.level
+    root.setLevel(logging.INFO)
+    try:
+        _compare_direct_and_logged(monkeypatch, logger, root, fields)
+    finally:
+        root.setLevel(previous)
+
+
+def _compare_direct_and_logged(monkeypatch, logger, root, fields) -> None:
+    for kind in ("json", "ecs"):
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(obs_logging._formatter(kind))
+        handler.addFilter(obs_logging.ContextFilter("gateway"))
+        monkeypatch.setattr(root, "handlers", [handler])
+        monkeypatch.setattr(obs_logging, "_stdout", handler)
+        monkeypatch.setattr(obs_logging, "_format", kind)
+        monkeypatch.setattr(obs_logging, "_service", "gateway")
+        assert obs_logging._direct_handler(logger) is handler
+        obs_logging.info_line(logger, "access", fields)
+        logger.info("access", extra=fields)
+        direct, logged = (json.loads(line) for line in stream.getvalue().splitlines())
+        for line in (direct, logged):
+            line.pop("timestamp", None) or line.pop("@timestamp")
+        assert list(direct.items()) == list(logged.items())
+        extra = logging.StreamHandler(io.StringIO())
+        logger.addHandler(extra)  # any other destination: the logging path
+        try:
+            assert obs_logging._direct_handler(logger) is None
+        finally:
+            logger.removeHandler(extra)

@@ -84,6 +84,12 @@ class FaultyProxy:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         return self
 
+    def drop_connections(self) -> None:
+        """Close every connection as a restarting Redis would; new ones pass again."""
+        for writer in list(self._writers):
+            writer.close()
+        self._writers.clear()
+
     async def close(self) -> None:
         self._server.close()
         for writer in list(self._writers):

@@ -117,3 +117,17 @@ async def test_startup_survives_a_missing_redis(make_redis_backend, proxy):
     proxy.mode = "reset"
     backend = make_redis_backend(proxy.url)
     await backend.startup()  # logs a warning, raises nothing
+
+
+async def test_a_restarted_server_costs_no_decision(make_redis_backend, proxy, clock):
+    """Every pooled connection dies with the server; the next decision notices on the
+    first one, drops the rest and is made on a new connection."""
+    backend = make_redis_backend(proxy.url, clock=clock)
+    limit = parse_limit("100/second")
+    await asyncio.gather(*(backend.hit(f"k{i}", [limit]) for i in range(4)))  # four connections
+    opened = proxy.connections
+    proxy.drop_connections()
+    await asyncio.sleep(0.05)
+    decisions = [await backend.hit("k0", [limit]) for _ in range(3)]
+    assert all(d.allowed for d in decisions)
+    assert proxy.connections == opened + 1

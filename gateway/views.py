@@ -11,7 +11,7 @@ from django.http import HttpResponse, JsonResponse
 from django.utils.http import http_date
 
 from gateway import observe
-from gateway.context import RequestContext, new_request_id, request_id_for
+from gateway.context import RequestContext, new_request_id, request_header, request_id_for
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound, ServiceUnavailable, problem_response
 from gateway.net import host_without_port, is_trusted, resolve_client_ip
 from gateway.policies import pipeline
@@ -88,7 +88,7 @@ def _context(request, runtime) -> tuple[RequestContext, GatewayError | None]:
 
 
 class _LazyHeaders:
-    """Django builds ``request.headers`` on first use: only header-matching routes pay."""
+    """Headers read one by one from ``META``, only by routes that match on a header."""
 
     __slots__ = ("request",)
 
@@ -96,7 +96,8 @@ class _LazyHeaders:
         self.request = request
 
     def get(self, name: str, default=None):
-        return self.request.headers.get(name, default)
+        value = request_header(self.request, name)
+        return default if value is None else value
 
 
 def _finish(ctx: RequestContext, response):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gateway.context import request_header
+
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
@@ -14,7 +16,7 @@ if TYPE_CHECKING:
 def bearer_token(
     request: HttpRequest, *, cookie: str | None = None, query_param: str | None = None
 ) -> str | None:
-    token = _from_authorization(request.headers.get("Authorization"))
+    token = _from_authorization(request_header(request, "Authorization"))
     if token is None and cookie:
         token = request.COOKIES.get(cookie) or None
     if token is None and query_param:

@@ -17,8 +17,11 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from typing import Any
+
 from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ResponseError
 
 
 class Connections:
@@ -47,6 +50,21 @@ class Connections:
             self.discard(connection)
             raise
         return connection, False
+
+    async def round_trip(self, connection: AbstractConnection, packed: list[bytes]) -> Any:
+        """Send one packed command on ``connection`` and read its reply; the connection
+        goes back to the pool, or is dropped when the exchange broke off."""
+        try:
+            await connection.send_packed_command(packed, check_health=False)
+            reply = await connection.read_response()
+        except ResponseError:
+            self.release(connection)  # an error reply leaves the connection in step
+            raise
+        except BaseException:
+            self.discard(connection)
+            raise
+        self.release(connection)
+        return reply
 
     def release(self, connection: AbstractConnection) -> None:
         if not self._hand_over(connection):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from redis.asyncio import ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError
 
 from gateway.policies.ratelimit.backend import (
     BackendUnavailable,
@@ -73,13 +73,7 @@ class RedisBackend(RateLimitBackend):
             async with asyncio.timeout(self.timeout * 2):
                 connections = self._connections()
                 connection, _ = await connections.acquire()
-                try:
-                    await connection.send_command("SCRIPT", "LOAD", SCRIPT)
-                    await connection.read_response()
-                except BaseException:
-                    connections.discard(connection)
-                    raise
-                connections.release(connection)
+                await connections.round_trip(connection, connection.pack_command("SCRIPT", "LOAD", SCRIPT))
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("rate-limit store not reachable at start-up (%s)", type(exc).__name__)
 
@@ -121,20 +115,11 @@ class RedisBackend(RateLimitBackend):
     async def _send_evalsha(self, connections: Connections, connection, keys: list[str],
                             args: list[object]) -> list[int]:
         try:
-            await connection.send_packed_command(self._packed(connection, keys, args), check_health=False)
-            try:
-                raw = await connection.read_response()
-            except NoScriptError:  # the server lost its script cache: EVAL caches it again
-                await connection.send_command("EVAL", SCRIPT, len(keys), *keys, *args, check_health=False)
-                raw = await connection.read_response()
-        except ResponseError:
-            connections.release(connection)  # an error reply leaves the connection in step
-            raise
-        except BaseException:
-            connections.discard(connection)
-            raise
-        connections.release(connection)
-        return raw
+            return await connections.round_trip(connection, self._packed(connection, keys, args))
+        except NoScriptError:  # the server lost its script cache: EVAL caches it again
+            connection, _ = await connections.acquire()
+            packed = connection.pack_command("EVAL", SCRIPT, len(keys), *keys, *args)
+            return await connections.round_trip(connection, packed)
 
     def _packed(self, connection, keys: list[str], args: list[object]) -> list[bytes]:
         """The EVALSHA command, encoded once per (keys, args): with Redis's clock the

@@ -50,11 +50,16 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
-        if getattr(record, "trace_id", None) is None:
-            record.trace_id, record.span_id = _current_ids()
-        if getattr(record, "request_id", None) is None:
-            record.request_id = request_id_var.get()
+        record.trace_id, record.span_id, record.request_id = _with_context(
+            getattr(record, "trace_id", None), getattr(record, "span_id", None), getattr(record, "request_id", None))
         return True
+
+
+def _with_context(trace_id: str | None, span_id: str | None, request_id: str | None) -> tuple:
+    """The ids a line carries: its own, else the active span's and the request's."""
+    if trace_id is None:
+        trace_id, span_id = _current_ids()
+    return trace_id, span_id, request_id if request_id is not None else request_id_var.get()
 
 
 _second: list = [-1, ""]  # the last formatted second: strftime once per second, not per line
@@ -110,9 +115,13 @@ class EcsFormatter(GatewayJsonFormatter):
     def add_fields(self, log_record: dict[str, Any], record: logging.LogRecord, message_dict: dict) -> None:
         fields: dict[str, Any] = {}
         super().add_fields(fields, record, message_dict)
-        for key, value in fields.items():
-            log_record[_ECS_NAMES.get(key, key)] = value
-        log_record["ecs.version"] = ECS_VERSION
+        log_record.update(_ecs(fields))
+
+
+def _ecs(fields: dict[str, Any]) -> dict[str, Any]:
+    line = {_ECS_NAMES.get(key, key): value for key, value in fields.items()}
+    line["ecs.version"] = ECS_VERSION
+    return line
 
 
 def _formatter(kind: str) -> logging.Formatter:
@@ -155,18 +164,14 @@ def info_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> N
     if handler is None:
         logger.info(message, extra=fields)
         return
-    trace_id, span_id = fields.get("trace_id"), fields.get("span_id")
-    if trace_id is None:
-        trace_id, span_id = _current_ids()
-    request_id = fields.get("request_id")
+    trace_id, span_id, request_id = _with_context(fields.get("trace_id"), fields.get("span_id"),
+                                                  fields.get("request_id"))
     line = {"timestamp": _rfc3339(time.time()), "level": "INFO", "logger": logger.name, "message": message,
-            "service": _service, "trace_id": trace_id, "span_id": span_id,
-            "request_id": request_id if request_id is not None else request_id_var.get()}
+            "service": _service, "trace_id": trace_id, "span_id": span_id, "request_id": request_id}
     for key, value in fields.items():
         line.setdefault(key, value)
     if _format == "ecs":
-        line = {_ECS_NAMES.get(key, key): value for key, value in line.items()}
-        line["ecs.version"] = ECS_VERSION
+        line = _ecs(line)
     text = _ENCODER.encode(line) + "\n"
     handler.acquire()
     try:

@@ -81,6 +81,26 @@ def observed_env(sink_url: str) -> dict[str, str]:
 SAMPLED = {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
 
 
+def configurations(signer: Signer, sink_url: str) -> dict[str, tuple[list[dict], dict, dict]]:
+    """Every gateway configuration the benchmarks measure: name -> (route policies,
+    environment, request headers)."""
+    observed, redis = observed_env(sink_url), {"REDIS_URL": REDIS_URL}
+    jwt, auth = [jwt_policy(signer)], signer.headers()
+    return {
+        "open": ([], QUIET, {}),
+        "httpcore": ([], {**QUIET, "GATEWAY_HTTP_TRANSPORT": "httpcore"}, {}),
+        "metrics": ([], {**QUIET, "GATEWAY_METRICS": "on"}, {}),
+        "access-log": ([], {**QUIET, "GATEWAY_ACCESS_LOG": "on", "LOG_FORMAT": "json"}, {}),
+        "tracing": ([], {**observed, "GATEWAY_METRICS": "off", "GATEWAY_ACCESS_LOG": "off"}, {}),
+        "observed": ([], observed, {}),
+        "jwt": (jwt, QUIET, auth),
+        "jwt-nocache": ([jwt_policy(signer, cache=False)], QUIET, auth),
+        "ratelimit": ([RATE_LIMIT], {**QUIET, **redis}, {}),
+        "full": ([*jwt, RATE_LIMIT], {**observed, **redis}, auth),
+        "full-sampled": ([*jwt, RATE_LIMIT], {**observed, **redis, **SAMPLED}, auth),
+    }
+
+
 def redis_evalsha_calls() -> int | None:
     """EVALSHA calls the Redis server has served so far (None when Redis is absent)."""
     try:

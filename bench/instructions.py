@@ -32,24 +32,6 @@ from bench import features, servers
 CONFIGS = ("open", "metrics", "access-log", "tracing", "observed", "jwt", "ratelimit", "full", "full-sampled")
 
 
-def config_for(name: str, origin_url: str, sink_url: str, signer: features.Signer, folder: Path):
-    """(config file, environment, request headers) of one named gateway configuration."""
-    quiet, observed, redis = dict(features.QUIET), features.observed_env(sink_url), {"REDIS_URL": features.REDIS_URL}
-    jwt, auth = [features.jwt_policy(signer)], signer.headers()
-    policies, env, headers = {
-        "open": ([], quiet, {}),
-        "metrics": ([], {**quiet, "GATEWAY_METRICS": "on"}, {}),
-        "access-log": ([], {**quiet, "GATEWAY_ACCESS_LOG": "on", "LOG_FORMAT": "json"}, {}),
-        "tracing": ([], {**observed, "GATEWAY_METRICS": "off", "GATEWAY_ACCESS_LOG": "off"}, {}),
-        "observed": ([], observed, {}),
-        "jwt": (jwt, quiet, auth),
-        "ratelimit": ([features.RATE_LIMIT], {**quiet, **redis}, {}),
-        "full": ([*jwt, features.RATE_LIMIT], {**observed, **redis}, auth),
-        "full-sampled": ([*jwt, features.RATE_LIMIT], {**observed, **redis, **features.SAMPLED}, auth),
-    }[name]
-    return features.gateway_config(origin_url, policies, folder), env, headers
-
-
 def count(config: Path, env: dict, headers: dict, requests: int) -> float:
     """Instructions per request of one gateway worker serving ``requests`` requests."""
     port = servers.free_port()
@@ -112,12 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     origin.wait_ready()
     sink.wait_ready()
     folder = Path(tempfile.mkdtemp(prefix="bench-gw-"))
-    signer = features.Signer(folder)
+    configurations = features.configurations(features.Signer(folder), sink.url)
     try:
         base = None
         for name in args.configs:
             started = time.monotonic()
-            per_request = count(*config_for(name, origin.url, sink.url, signer, folder), args.requests) / 1000
+            policies, env, headers = configurations[name]
+            config = features.gateway_config(origin.url, policies, folder)
+            per_request = count(config, env, headers, args.requests) / 1000
             base = per_request if name == "open" else base
             extra = f"  (+{per_request - base:,.0f}k over open)" if base and name != "open" else ""
             print(f"{name:14} {per_request:9,.0f}k instructions/request{extra}  [{time.monotonic() - started:.0f} s]")

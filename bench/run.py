@@ -55,13 +55,14 @@ def main(argv: list[str] | None = None) -> int:
 def _extras(args, origin_url: str, sink_url: str, sut_cpus, load_cpus) -> dict:
     """Concurrency collapse and latency at half load of the full route (every trace sampled,
     then 10% head sampling), and its worker scaling."""
-    signer = features.Signer(Path(tempfile.mkdtemp(prefix="bench-key-")))
-    config = features.gateway_config(origin_url, [features.jwt_policy(signer), features.RATE_LIMIT])
-    env = {**features.observed_env(sink_url), "REDIS_URL": features.REDIS_URL}
-    auth = signer.headers()
+    folder = Path(tempfile.mkdtemp(prefix="bench-key-"))
+    configurations = features.configurations(features.Signer(folder), sink_url)
+    policies, env, auth = configurations["full"]
+    config = features.gateway_config(origin_url, policies, folder)
     extras: dict = {}
-    for suffix, sampling in (("", {}), ("_sampled", features.SAMPLED)):
-        gw = servers.gateway("gateway", config, cpus=sut_cpus, workers=1, env={**env, **sampling}, server=args.server)
+    for suffix, name in (("", "full"), ("_sampled", "full-sampled")):
+        sampled_env = configurations[name][1]
+        gw = servers.gateway("gateway", config, cpus=sut_cpus, workers=1, env=sampled_env, server=args.server)
         try:
             extras.update({k + suffix: v for k, v in _concurrency(gw, auth, args, load_cpus).items()})
         finally:
@@ -116,22 +117,10 @@ def _scenarios(args, origin_url: str, sink_url: str, cpus: str | None):
     yield "django-hello", lambda: servers.django_app("django-hello", "hello", cpus=cpus, workers=w, server=srv), "/hello", {}
     yield "naive-proxy", lambda: servers.django_app("naive-proxy", "naive", cpus=cpus, workers=w, upstream=origin_url, server=srv), "/bench", {}
     folder = Path(tempfile.mkdtemp(prefix="bench-gw-"))
-    signer = features.Signer(folder)
-    auth = signer.headers()
-    observed = features.observed_env(sink_url)
-    redis = {"REDIS_URL": features.REDIS_URL}
-    jwt_policy, rate_limit = features.jwt_policy(signer), features.RATE_LIMIT
-    cases = [  # name, policies, environment, request headers
-        ("gateway-httpcore", [], {**features.QUIET, "GATEWAY_HTTP_TRANSPORT": "httpcore"}, {}),
-        ("gateway-aiohttp", [], features.QUIET, {}),
-        ("gateway-observed", [], observed, {}),
-        ("gateway-jwt", [jwt_policy], features.QUIET, auth),
-        ("gateway-jwt-nocache", [features.jwt_policy(signer, cache=False)], features.QUIET, auth),
-        ("gateway-ratelimit", [rate_limit], {**features.QUIET, **redis}, {}),
-        ("gateway-full", [jwt_policy, rate_limit], {**observed, **redis}, auth),
-        ("gateway-full-sampled", [jwt_policy, rate_limit], {**observed, **redis, **features.SAMPLED}, auth),
-    ]
-    for name, policies, env, headers in cases:
+    configurations = features.configurations(features.Signer(folder), sink_url)
+    for config_name in ("httpcore", "open", "observed", "jwt", "jwt-nocache", "ratelimit", "full", "full-sampled"):
+        policies, env, headers = configurations[config_name]
+        name = "gateway-aiohttp" if config_name == "open" else f"gateway-{config_name}"
         config = features.gateway_config(origin_url, policies, folder)
         yield name, lambda n=name, c=config, e=env: servers.gateway(n, c, cpus=cpus, workers=w, env=e, server=srv), "/bench", headers
 

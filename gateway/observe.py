@@ -7,7 +7,8 @@ Interface (kept stable for the view):
 - ``rejected(ctx, error)``: a policy or the gateway answered with a ``GatewayError``.
 - ``upstream_error(ctx, upstream, kind)``: kind in connect, timeout, protocol,
   circuit_open.
-- ``instrument_client(client)``: called once per worker with the shared httpx client.
+- ``upstream_call(ctx, method, url, headers)`` / ``upstream_call_done(span, status, error)``:
+  around each upstream attempt (the client span; its ``traceparent`` joins ``headers``).
 - ``traceresponse(ctx)``: the W3C ``traceresponse`` header value, or None.
 
 Switches, read once at import: ``GATEWAY_METRICS=off``, ``GATEWAY_ACCESS_LOG=off``,
@@ -133,9 +134,46 @@ def upstream_error(ctx: RequestContext, upstream: str, kind: str) -> None:
         ctx.span.add_event("gateway.upstream_error", {"gateway.upstream": upstream, "error.type": kind})
 
 
-def instrument_client(client: httpx.AsyncClient) -> None:
-    if TRACING and not isinstance(client._transport, obs_tracing.TracingTransport):
-        client._transport = obs_tracing.TracingTransport(client._transport, "gateway")
+TRACE_CONTEXT_HEADERS = frozenset({b"traceparent", b"tracestate"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def upstream_call(ctx: RequestContext, method: str, url: httpx.URL, headers: list[tuple[bytes, bytes]]):
+    """The CLIENT span of one upstream attempt, its ``traceparent`` appended to ``headers``
+    (the client's copy was dropped). It is not made current: nothing below opens spans.
+
+    When the server span is not sampled no client span is made (it would record nothing):
+    the upstream gets the server span's context, flags ``00``, so the trace stays one.
+    """
+    server = ctx.span
+    if server is None:
+        return None
+    span = None
+    if server.is_recording():
+        port = url.port or _DEFAULT_PORTS.get(url.scheme, 80)
+        span = tracer.start_span(method, None, SpanKind.CLIENT, {
+            "http.request.method": method, "server.address": url.host, "server.port": port})
+        sc = span.get_span_context()
+    else:
+        sc = server.get_span_context()
+    headers.append((b"traceparent", f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{sc.trace_flags:02x}".encode()))
+    if sc.trace_state:
+        headers.append((b"tracestate", sc.trace_state.to_header().encode("latin-1")))
+    return span
+
+
+def upstream_call_done(span, status: int | None, error: BaseException | None = None) -> None:
+    """End the client span: the status line arrived (``status``) or the call failed."""
+    if span is None:
+        return
+    if error is not None:
+        span.set_attribute("error.type", type(error).__name__)
+        span.set_status(Status(StatusCode.ERROR))
+    else:
+        span.set_attribute("http.response.status_code", status)
+        if status >= 500:
+            span.set_status(Status(StatusCode.ERROR))
+    span.end()
 
 
 def traceresponse(ctx: RequestContext) -> str | None:

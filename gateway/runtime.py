@@ -43,7 +43,8 @@ class Runtime:
             [*config.gateway.trusted_proxies, *_env_list("GATEWAY_TRUSTED_PROXIES")]
         )
         self.admin_networks = parse_networks(config.gateway.admin.allow_networks)
-        self.dropped_request_headers = HOP_BY_HOP | GATEWAY_SET | IDENTITY_HEADERS | self._identity_names()
+        self.dropped_request_headers = (HOP_BY_HOP | GATEWAY_SET | IDENTITY_HEADERS | self._identity_names()
+                                        | _replaced_trace_context())
         hosts = [h.lower() for h in config.gateway.allowed_hosts]
         self._allowed_hosts = None if "*" in hosts else frozenset(h for h in hosts if not h.startswith("*."))
         self._host_suffixes = tuple(h[1:] for h in hosts if h.startswith("*."))
@@ -115,14 +116,11 @@ class Runtime:
 
     async def start(self, client: httpx.AsyncClient | None = None) -> None:
         """Open (or, on reload, share) the worker's client and start background work."""
-        from gateway import observe
-
         if client is None:
             max_connections = max(p.config.max_connections for p in self.pools.values())
             client = create_client(max_connections)
-            observe.instrument_client(client)
         self.client = client
-        # The proxy calls the (instrumented) transport directly: see gateway.proxy.client.
+        # The proxy calls the transport directly: see gateway.proxy.client.
         self.transport = self.client._transport
         self.services.http = self.client
         self.health_checkers = [
@@ -153,6 +151,14 @@ class Runtime:
 
 def _env_list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def _replaced_trace_context() -> frozenset[bytes]:
+    """With tracing on, the upstream gets the gateway's own ``traceparent``/``tracestate``
+    (``gateway.observe.upstream_call``), never the client's copy; off, the client's pass."""
+    from gateway import observe
+
+    return observe.TRACE_CONTEXT_HEADERS if observe.TRACING else frozenset()
 
 
 def _flatten(steps):

@@ -196,58 +196,6 @@ def _instrument(specs) -> None:
             logger.debug("instrumentation %s skipped: %s", class_name, exc)
 
 
-class TracingTransport:
-    """Wraps an httpx async transport: one CLIENT span per call, ``traceparent`` injected.
-
-    The span covers the call up to the response headers (streamed bodies are not held
-    open). The URL's query is never recorded: it may carry credentials.
-    """
-
-    def __init__(self, inner, tracer_name: str = "observability.httpx") -> None:
-        from opentelemetry import trace
-
-        self.inner = inner
-        self.tracer = trace.get_tracer(tracer_name)
-
-    async def handle_async_request(self, request):
-        from opentelemetry.trace import SpanKind, Status, StatusCode
-
-        url = request.url
-        attributes = {"http.request.method": request.method, "server.address": url.host,
-                      "server.port": url.port or (443 if url.scheme == "https" else 80)}
-        # Not made current: nothing below this transport opens spans of its own.
-        span = self.tracer.start_span(request.method, kind=SpanKind.CLIENT, attributes=attributes)
-        _inject_trace_context(span, request.headers)
-        try:
-            response = await self.inner.handle_async_request(request)
-        except BaseException as exc:
-            span.set_attribute("error.type", type(exc).__name__)
-            span.set_status(Status(StatusCode.ERROR))
-            span.end()
-            raise
-        span.set_attribute("http.response.status_code", response.status_code)
-        if response.status_code >= 500:
-            span.set_status(Status(StatusCode.ERROR))
-        span.end()
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
-
-
-def _inject_trace_context(span, headers) -> None:
-    """The client span's ``traceparent`` (and ``tracestate``), as the W3C propagator writes
-    them, without the composite propagator's per-call walk (profiled on the hot path).
-    A client's ``baggage`` header is forwarded unchanged by the proxy."""
-    sc = span.get_span_context()
-    headers["traceparent"] = f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{sc.trace_flags:02x}"
-    if sc.trace_state:
-        headers["tracestate"] = sc.trace_state.to_header()
-
-
 # --- export in a child process -----------------------------------------------------------
 
 _HEADER = struct.Struct("!I")

@@ -113,18 +113,22 @@ async def _send(ctx: RequestContext, runtime: Runtime, pool, target) -> httpx.Re
         raise BadRequest("The request target cannot be forwarded.", reason="unforwardable_url") from None
     headers = _upstream_headers(ctx, runtime, target.host_header)
     content = _request_body(ctx.request, headers)
-    request = httpx.Request(
-        ctx.request.method, url, headers=headers, content=content,
-        extensions={"timeout": pool.timeout_dict},
-    )
+    method = ctx.request.method
+    span = observe.upstream_call(ctx, method, url, headers)
+    request = httpx.Request(method, url, headers=headers, content=content, extensions={"timeout": pool.timeout_dict})
     started = time.perf_counter()
     try:
         upstream = await runtime.transport.handle_async_request(request)
     except Exception as exc:  # noqa: BLE001 - mapped in one place, unknown ones re-raised
         ctx.upstream_ms = (time.perf_counter() - started) * 1000
+        observe.upstream_call_done(span, None, exc)
         error, kind = map_upstream_exception(exc)
         observe.upstream_error(ctx, pool.name, kind)
         raise error from None
+    except BaseException as exc:  # cancelled: the client went away
+        observe.upstream_call_done(span, None, exc)
+        raise
+    observe.upstream_call_done(span, upstream.status_code)
     upstream.request = request
     ctx.upstream_status = upstream.status_code
     ctx.upstream_ms = (time.perf_counter() - started) * 1000

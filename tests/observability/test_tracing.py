@@ -49,8 +49,29 @@ def test_inbound_traceparent_is_continued(traced_gateway, receiver):
                          headers={"traceparent": f"00-{INBOUND_TRACE}-{parent}-01"})
     trace_id, _ = _parse(response.headers["traceresponse"])
     assert trace_id == INBOUND_TRACE
-    server = next(s for s in receiver.trace(trace_id, 2) if s.name == "GET echo")
-    assert server.parent_span_id.hex() == parent
+    spans = {s.name: s for s in receiver.trace(trace_id, 2)}
+    assert spans["GET echo"].parent_span_id.hex() == parent
+    # the upstream gets the gateway's client span as parent, never the client's copy too
+    assert _all(response, "traceparent") == [f"00-{INBOUND_TRACE}-{spans['GET'].span_id.hex()}-01"]
+
+
+def test_an_unsampled_inbound_trace_reaches_the_upstream_but_is_not_recorded(traced_gateway, receiver):
+    unsampled = "5bf92f3577b34da6a3ce929d0e0e4736"
+    response = httpx.get(f"{traced_gateway.url}/api/echo/u", headers={
+        "traceparent": f"00-{unsampled}-00f067aa0ba902b7-00", "tracestate": "vendor=kept"})
+    _, trace_id, span_id, flags = response.headers["traceresponse"].split("-")
+    assert (response.status_code, trace_id, flags) == (200, unsampled, "00")
+    assert _all(response, "traceparent") == [f"00-{unsampled}-{span_id}-00"]
+    assert _all(response, "tracestate") == ["vendor=kept"]
+    later, _ = _parse(httpx.get(f"{traced_gateway.url}/api/echo/v").headers["traceresponse"])
+    receiver.trace(later, 2)  # queued after the unsampled request, so that one was never queued
+    with receiver.lock:
+        assert unsampled not in {span.trace_id.hex() for _, span in receiver.spans}
+
+
+def _all(response: httpx.Response, name: str) -> list[str]:
+    """Every value of one header as the upstream received it."""
+    return [v for k, v in response.json()["headers"] if k.lower() == name]
 
 
 def test_malformed_traceparent_starts_a_new_trace(traced_gateway, receiver):

@@ -83,9 +83,12 @@ def _send(url: str, headers: dict, requests: int, clients: int = 4) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions")
-    parser.add_argument("configs", nargs="*", default=list(CONFIGS), choices=CONFIGS)
+    parser.add_argument("configs", nargs="*", help=f"any of {', '.join(CONFIGS)} (default: all)")
     parser.add_argument("-n", "--requests", type=int, default=400)
     args = parser.parse_args(argv)
+    unknown = set(args.configs) - set(CONFIGS)
+    if unknown:
+        parser.error(f"unknown configuration(s): {', '.join(sorted(unknown))}")
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind is not installed", file=sys.stderr)
         return 2
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     configurations = features.configurations(features.Signer(folder), sink.url)
     try:
         base = None
-        for name in args.configs:
+        for name in args.configs or CONFIGS:
             started = time.monotonic()
             policies, env, headers = configurations[name]
             config = features.gateway_config(origin.url, policies, folder)

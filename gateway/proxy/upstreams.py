@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,6 +18,7 @@ from gateway.errors import ServiceUnavailable
 from gateway.proxy.balancer import Balancer
 from gateway.proxy.circuit import CircuitBreaker
 from gateway.proxy.retry import RetryBudget
+from gateway.proxy.urls import UpstreamUrls
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class Target:
     port: int
     base_path: str  # "" or "/base" without trailing slash
     host_header: str  # what Host says when the client's Host is not preserved
+    urls: UpstreamUrls = field(compare=False, repr=False)
 
     @classmethod
     def parse(cls, url: str) -> Target:
@@ -41,13 +43,14 @@ class Target:
             port=port,
             base_path=parts.path.rstrip("/"),
             host_header=shown if default else f"{shown}:{port}",
+            urls=UpstreamUrls(parts.scheme, host, port),
         )
 
     def url(self, path: str, query: bytes) -> httpx.URL:
-        raw = (self.base_path + path).encode("ascii")
-        if query:
-            raw += b"?" + (query if _VISIBLE.match(query) else _percent_encode_invalid(query))
-        return httpx.URL(scheme=self.scheme, host=self.host, port=self.port, raw_path=raw)
+        if not query:
+            return self.urls.url(self.base_path + path, None)
+        visible = query if _VISIBLE.match(query) else _percent_encode_invalid(query)
+        return self.urls.url(self.base_path + path, visible.decode("ascii"))
 
 
 _VISIBLE = re.compile(rb"^[\x21-\x7e]*$")

@@ -112,10 +112,14 @@ async def _send(ctx: RequestContext, runtime: Runtime, pool, target) -> httpx.Re
     except httpx.InvalidURL:
         raise BadRequest("The request target cannot be forwarded.", reason="unforwardable_url") from None
     headers = _upstream_headers(ctx, runtime, target.host_header)
-    content = _request_body(ctx.request, headers)
+    stream = _request_stream(ctx.request, headers)
     method = ctx.request.method
     span = observe.upstream_call(ctx, method, url, headers)
-    request = httpx.Request(method, url, headers=headers, content=content, extensions={"timeout": pool.timeout_dict})
+    # stream=: httpx adds no headers of its own (Host and Content-Length are set above),
+    # sparing it a rebuild and several scans of the header list per request (profiled).
+    request = httpx.Request(method, url, headers=headers, stream=stream, extensions={"timeout": pool.timeout_dict})
+    if stream.__class__ is httpx.ByteStream:
+        request.read()  # a whole body: transports may read request.content
     started = time.perf_counter()
     try:
         upstream = await runtime.transport.handle_async_request(request)
@@ -158,21 +162,35 @@ def _upstream_headers(ctx: RequestContext, runtime: Runtime, target_host: str) -
 _FORWARDED_KEYS = ("xff", "xfp", "xfh", "forwarded")
 
 
-def _request_body(request, headers: list) -> bytes | AsyncIterator[bytes] | None:
+def _request_stream(request, headers: list) -> httpx.ByteStream | _Chunks:
+    """The request body for httpx, its ``Content-Length`` appended to ``headers`` (as httpx
+    would: ``0`` only for an empty POST, PUT or PATCH)."""
     body = request._stream  # Django's spooled file holding the whole request body
     size = body.seek(0, 2)
     body.seek(0)
     if size == 0:
-        return None if request.method in ("GET", "HEAD", "DELETE", "OPTIONS") else b""
-    if size <= SMALL_REQUEST:
-        return body.read()
+        if request.method in _LENGTH_WHEN_EMPTY:
+            headers.append((b"content-length", b"0"))
+        return _EMPTY
     headers.append((b"content-length", str(size).encode()))
-    return _read_chunks(body)
+    if size <= SMALL_REQUEST:
+        return httpx.ByteStream(body.read())
+    return _Chunks(body)
 
 
-async def _read_chunks(body) -> AsyncIterator[bytes]:
-    while chunk := body.read(BODY_CHUNK):
-        yield chunk
+_EMPTY = httpx.ByteStream(b"")
+_LENGTH_WHEN_EMPTY = frozenset({"POST", "PUT", "PATCH"})
+
+
+class _Chunks(httpx.AsyncByteStream):
+    """A large body, read from Django's spooled file chunk by chunk as it is sent."""
+
+    def __init__(self, body) -> None:
+        self.body = body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while chunk := self.body.read(BODY_CHUNK):
+            yield chunk
 
 
 async def _client_response(ctx: RequestContext, upstream: httpx.Response, on_done):

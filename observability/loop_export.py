@@ -4,9 +4,9 @@ Why not the SDK's ``BatchSpanProcessor``: its export thread encodes whole batche
 Python while the event loop waits for the GIL. Measured on the gateway (one worker,
 every request traced): 40% of the throughput gone and p99 at half load above 100 ms,
 from the GIL hand-offs rather than from the encoding itself. Here finished spans are
-queued (bounded, dropped beyond ``OTEL_BSP_MAX_QUEUE_SIZE``) and encoded with the
-official OTLP encoder in small slices (``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``, default 64)
-between requests, then POSTed without blocking. A dead or slow collector costs a
+queued (bounded, dropped beyond ``OTEL_BSP_MAX_QUEUE_SIZE``) and encoded
+(``observability.span_encoding``, held equal to the official encoder) in small slices
+(``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``, default 64) between requests, then POSTed without blocking. A dead or slow collector costs a
 warning per interval and dropped spans, never a slower request.
 """
 
@@ -20,9 +20,10 @@ import time
 from collections import deque
 
 import httpx
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.util.re import parse_env_headers
+
+from observability.span_encoding import encode
 
 logger = logging.getLogger("observability.tracing")
 WARN_EVERY = 30.0
@@ -82,7 +83,7 @@ class LoopSpanProcessor(SpanProcessor):
         count = 0
         while self.queue:
             size = min(self.batch, len(self.queue))
-            parts.append(encode_spans([self.queue.popleft() for _ in range(size)]).SerializeToString())
+            parts.append(encode([self.queue.popleft() for _ in range(size)]))
             count += size
             if len(parts) == POST_SLICES:
                 await self._send(parts, count)

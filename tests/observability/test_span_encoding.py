@@ -1,0 +1,69 @@
+"""Our OTLP span encoding gives the official encoder's request, message for message."""
+
+from __future__ import annotations
+
+import enum
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
+
+from observability.span_encoding import encode
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+def _provider(service: str, exporter: InMemorySpanExporter, **kwargs) -> TracerProvider:
+    provider = TracerProvider(resource=Resource.create({"service.name": service, "n": 1}, "https://schema/1"),
+                              **kwargs)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return provider
+
+
+def _spans() -> list:
+    exporter = InMemorySpanExporter()
+    gateway = _provider("gateway", exporter).get_tracer("gateway")
+    other = _provider("other", exporter, span_limits=SpanLimits(max_span_attributes=2, max_events=1, max_event_attributes=1)).get_tracer(
+        "lib", "1.2", schema_url="https://schema/2", attributes={"scope.attr": "x"})
+    remote = SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, True, TraceFlags(1),
+                         TraceState([("vendor", "v1"), ("other", "o2")]))
+    with gateway.start_as_current_span("GET route", trace.set_span_in_context(trace.NonRecordingSpan(remote)),
+                                       SpanKind.SERVER, {"http.route": "/r", "ok": True, "n": 7, "f": 0.5}) as server:
+        server.add_event("gateway.rejected", {"gateway.reason": "missing_credentials", "code": 401})
+        server.set_attribute("tags", ("a", "b"))
+        server.set_attribute("codes", (1, 2))
+        server.set_status(Status(StatusCode.ERROR, "upstream failed"))
+        with gateway.start_as_current_span("GET", kind=SpanKind.CLIENT, attributes={"server.port": 8080}):
+            pass
+    for kind in SpanKind:
+        with other.start_as_current_span(f"k{kind.value}", kind=kind, attributes={"a": 1, "b": 2, "c": 3}) as span:
+            span.add_event("one")  # dropped: max_events=1 keeps the latest
+            span.add_event("two", {"first": 1, "second": 2})  # one attribute dropped
+    with other.start_as_current_span("linked", links=[Link(remote, {"why": "batch"})]) as span:
+        span.set_status(Status(StatusCode.OK))
+    with gateway.start_as_current_span("enum value") as span:  # not a plain int: the official encoder's job
+        span.set_attribute("level", Level.HIGH)
+    return exporter.get_finished_spans()
+
+
+def test_same_request_as_the_official_encoder():
+    spans = _spans()
+    official = encode_spans(spans)
+    ours = ExportTraceServiceRequest.FromString(encode(spans))
+    assert ours == official
+    assert len(ours.resource_spans) == 2 and sum(len(r.scope_spans) for r in ours.resource_spans) == 2
+    assert sum(len(s.spans) for r in ours.resource_spans for s in r.scope_spans) == len(spans)
+
+
+@pytest.mark.parametrize("cut", [1, 2, 5])
+def test_any_slice_of_the_batch_too(cut):
+    spans = _spans()
+    assert ExportTraceServiceRequest.FromString(encode(spans[:cut])) == encode_spans(spans[:cut])

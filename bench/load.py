@@ -22,6 +22,7 @@ class Result:
     tool: str
     requests: int = 0
     redis_calls: int | None = None  # EVALSHA calls the Redis server saw during the run
+    rounds_rps: list[float] | None = None  # every round's req/s when this is the median of several
 
 
 def run_load(url: str, *, connections: int, seconds: float, headers: dict | None = None,

@@ -1,6 +1,8 @@
 """One-command load benchmark: ``python -m bench`` (or ``make bench``).
 
-Every figure is a ratio inside one run on one machine, never an absolute target.
+Every figure is a ratio inside one run on one machine, never an absolute target; on a
+shared machine use ``--rounds 3`` (or more): each scenario is measured that many times,
+interleaved, and its median kept; a ratio is the median of the same round's ratios.
 Pinning (when ``taskset`` exists and the machine has 2+ cores): the server under test
 runs on CPU 0, the load generator and the origin on the other CPUs, so the server
 under test never competes with the load it is measured by.
@@ -33,13 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     origin.wait_ready()
     sink = features.otlp_sink(load_cpus)
     sink.wait_ready()
-    results: dict[str, Result] = {}
+    runs: dict[str, list[Result]] = {}
     extras: dict = {}
     try:
-        for name, start, path, headers in _scenarios(args, origin.url, sink.url, sut_cpus):
-            if args.only and name not in args.only:
-                continue
-            results[name] = _measure(name, start, path, headers, args, load_cpus)
+        for _ in range(args.rounds):
+            for name, start, path, headers in _scenarios(args, origin.url, sink.url, sut_cpus):
+                if args.only and name not in args.only:
+                    continue
+                result = _measure(name, start, path, headers, args, load_cpus)
+                if result is not None:
+                    runs.setdefault(name, []).append(result)
+        results = {name: _median(measured) for name, measured in runs.items()}
         limited = results.get("gateway-ratelimit")
         if limited and limited.redis_calls is not None and limited.requests:
             extras["redis_evalsha_per_request"] = round(limited.redis_calls / limited.requests, 3)
@@ -50,6 +56,15 @@ def main(argv: list[str] | None = None) -> int:
         sink.stop()
     _report(results, args, cores, sut_cpus, extras)
     return 0
+
+
+def _median(measured: list[Result]) -> Result:
+    """The round with the median req/s (the lower middle one of an even count)."""
+    ordered = sorted(measured, key=lambda result: result.rps)
+    middle = ordered[(len(ordered) - 1) // 2]
+    if len(measured) > 1:
+        middle.rounds_rps = [round(result.rps) for result in measured]
+    return middle
 
 
 def _extras(args, origin_url: str, sink_url: str, sut_cpus, load_cpus) -> dict:
@@ -105,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--server", default="uvicorn", choices=("granian", "uvicorn"))
     p.add_argument("--only", nargs="*", help="scenario names to run")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="measure every scenario this many times, interleaved, and keep each one's median "
+                        "(req/s on a shared machine moves ~10%% from one run to the next)")
     p.add_argument("--extras", action="store_true",
                    help="also: concurrency 8 vs 64, p99 at half the max rate, 1 vs 2 workers")
     return p
@@ -148,9 +166,12 @@ def _measure(name, start, path, headers, args, load_cpus) -> Result:
 
 def _report(results: dict, args, cores: int, sut_cpus, extras: dict) -> None:
     def ratio(a: str, b: str) -> float | None:
-        if results.get(a) and results.get(b):
-            return round(results[a].rps / results[b].rps, 3)
-        return None
+        """Median over rounds of the two scenarios' req/s ratio in the same round."""
+        if not (results.get(a) and results.get(b)):
+            return None
+        pairs = zip(results[a].rounds_rps or [results[a].rps], results[b].rounds_rps or [results[b].rps])
+        ratios = sorted(x / y for x, y in pairs)
+        return round(ratios[(len(ratios) - 1) // 2], 3)
 
     gateways = [n for n in results if n.startswith("gateway") and results[n]]
     ratios = {}

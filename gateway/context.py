@@ -39,6 +39,8 @@ class RequestContext:
     request_id: str
     identity: Identity | None = None
     span: Any = None
+    #: the server span's ``traceparent`` value, formatted once: also its ``traceresponse``
+    trace_context: str | None = None
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     ratelimit: str | None = None
     upstream: str | None = None

@@ -89,7 +89,7 @@ def request_finished(ctx: RequestContext, status: int, bytes_out: int) -> None:
 def _record(ctx: RequestContext, route: str, method: str, status: int, elapsed: float) -> None:
     metrics.IN_FLIGHT.dec()
     metrics.requests.get(route, method, str(status)).inc()
-    exemplar = _exemplar(ctx) if metrics.EXEMPLARS and ctx.span is not None else None
+    exemplar = _exemplar(ctx) if metrics.EXEMPLARS else None
     metrics.duration.get(route, method).observe(elapsed, exemplar)
     if ctx.upstream_ms is not None and ctx.upstream:
         metrics.upstream_duration.get(route, ctx.upstream).observe(ctx.upstream_ms / 1000)
@@ -110,8 +110,8 @@ def _circuit(upstream: str) -> None:
 
 def _access_line(ctx: RequestContext, route: str, status: int, elapsed: float, bytes_out: int) -> None:
     trace_id = span_id = None
-    if ctx.span is not None:
-        trace_id, span_id = _ids(ctx.span)
+    if ctx.trace_context is not None:
+        trace_id, span_id = ctx.trace_context[3:35], ctx.trace_context[36:52]
     identity = ctx.identity
     info_line(access_logger, "access", {
         "event": "access", "route": route, "method": ctx.request.method, "path": ctx.path,
@@ -154,9 +154,12 @@ def upstream_call(ctx: RequestContext, method: str, url: httpx.URL, headers: lis
         span = tracer.start_span(method, None, SpanKind.CLIENT, {
             "http.request.method": method, "server.address": url.host, "server.port": port})
         sc = span.get_span_context()
-    else:
+        headers.append((b"traceparent", f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{sc.trace_flags:02x}".encode()))
+    elif ctx.trace_context is not None:
         sc = server.get_span_context()
-    headers.append((b"traceparent", f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{sc.trace_flags:02x}".encode()))
+        headers.append((b"traceparent", ctx.trace_context.encode()))
+    else:
+        return None
     if sc.trace_state:
         headers.append((b"tracestate", sc.trace_state.to_header().encode("latin-1")))
     return span
@@ -178,10 +181,7 @@ def upstream_call_done(span, status: int | None, error: BaseException | None = N
 
 def traceresponse(ctx: RequestContext) -> str | None:
     """``00-<trace id>-<span id>-<flags>`` of the server span (W3C Trace Context Level 2)."""
-    if ctx.span is None:
-        return None
-    sc = ctx.span.get_span_context()
-    return f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{sc.trace_flags:02x}" if sc.is_valid else None
+    return ctx.trace_context
 
 
 # --- the server span ------------------------------------------------------------------
@@ -204,8 +204,11 @@ def _start_server_span(ctx: RequestContext, method: str) -> None:
         attributes["http.route"] = route.prefix
         attributes["gateway.route"] = route.name
     name = f"{method} {route.name if route is not None else 'unmatched'}"
-    ctx.span = tracer.start_span(name, parent, SpanKind.SERVER, attributes)
-    otel_context.attach(trace.set_span_in_context(ctx.span))  # this request's task only
+    span = ctx.span = tracer.start_span(name, parent, SpanKind.SERVER, attributes)
+    otel_context.attach(trace.set_span_in_context(span))  # this request's task only
+    sc = span.get_span_context()
+    if sc.is_valid:
+        ctx.trace_context = f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{sc.trace_flags:02x}"
 
 
 def _finish_server_span(ctx: RequestContext, status: int) -> None:
@@ -224,11 +227,6 @@ def _finish_server_span(ctx: RequestContext, status: int) -> None:
     span.end()
 
 
-def _ids(span) -> tuple[str | None, str | None]:
-    sc = span.get_span_context()
-    return (f"{sc.trace_id:032x}", f"{sc.span_id:016x}") if sc.is_valid else (None, None)
-
-
 def _exemplar(ctx: RequestContext) -> dict[str, str] | None:
-    sc = ctx.span.get_span_context()
-    return {"trace_id": f"{sc.trace_id:032x}"} if sc.is_valid and sc.trace_flags.sampled else None
+    context = ctx.trace_context
+    return {"trace_id": context[3:35]} if context is not None and int(context[-2:], 16) & 1 else None

@@ -67,6 +67,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def __init__(self, limits: httpx.Limits = httpx.Limits()) -> None:
         self._limits = limits
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -88,6 +89,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeout = request.extensions.get("timeout", {})
+        key = (timeout.get("pool"), timeout.get("connect"), timeout.get("read"))
+        client_timeout = self._timeouts.get(key)
+        if client_timeout is None:  # one per distinct set of upstream timeouts
+            client_timeout = self._timeouts[key] = aiohttp.ClientTimeout(
+                total=None, connect=key[0], sock_connect=key[1], sock_read=key[2])
         try:
             response = await self._get_session().request(
                 request.method,
@@ -96,12 +102,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 data=_body(request),
                 allow_redirects=False,
                 skip_auto_headers=_SKIP_AUTO,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    connect=timeout.get("pool"),
-                    sock_connect=timeout.get("connect"),
-                    sock_read=timeout.get("read"),
-                ),
+                timeout=client_timeout,
             )
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise map_aiohttp_exception(exc) from exc

@@ -6,7 +6,9 @@ Requests/s on a shared 2-core machine move by ~10% between runs, too much to see
 before and after, configuration by configuration. Collection is switched on only
 around the measured requests (after start-up and a warm-up), which are sent by four
 keep-alive clients. It is slow (~50x), so it sends a few hundred requests, not a load:
-it measures CPU per request, not latency or behaviour under concurrency.
+it measures CPU per request, not latency or behaviour under concurrency. ``django-hello``
+(the load benchmark's Django baseline) gives ``hello/this``: the instructions ratio that
+stands for the req/s ratio the performance issue sets (kernel time is not counted).
 
 Caveat: span export batches are smaller than under real load (the export interval is
 in wall-clock time and the server runs ~50x slower), so tracing's share is overstated.
@@ -29,19 +31,33 @@ import httpx
 
 from bench import features, servers
 
-CONFIGS = ("open", "metrics", "access-log", "tracing", "observed", "jwt", "ratelimit", "full", "full-sampled")
+#: the bare Django async hello world of the load benchmark, same server and settings
+HELLO = "django-hello"
+CONFIGS = (HELLO, "open", "metrics", "access-log", "tracing", "observed", "jwt", "ratelimit", "full",
+           "full-sampled")
 
 
-def count(config: Path, env: dict, headers: dict, requests: int) -> float:
-    """Instructions per request of one gateway worker serving ``requests`` requests."""
+def gateway_command(config: Path, port: int) -> tuple[list[str], str]:
+    return ["-m", "gateway", "serve", "--config", str(config), "--port", str(port), "--workers", "1"], "/bench"
+
+
+def hello_command(port: int) -> tuple[list[str], str]:
+    return (["-m", "uvicorn", "bench.baselines.asgi:application", "--port", str(port), "--workers", "1",
+             "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"], "/hello")
+
+
+def count(command, env: dict, headers: dict, requests: int) -> float:
+    """Instructions per request of one server process (``command(port)`` gives its Python
+    arguments and the path to request) serving ``requests`` requests."""
     port = servers.free_port()
     out = Path(tempfile.mkdtemp(prefix="bench-callgrind-"))
+    arguments, path = command(port)
     cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}/callgrind.%p",
-           sys.executable, "-m", "gateway", "serve", "--config", str(config), "--port", str(port), "--workers", "1"]
-    with open(out / "gateway.log", "w") as log:
+           sys.executable, *arguments]
+    with open(out / "server.log", "w") as log:
         process = subprocess.Popen(cmd, cwd=servers.ROOT, env={**os.environ, **env, "PYTHONMALLOC": "malloc"},
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/bench"
+    url = f"http://127.0.0.1:{port}{path}"
     try:
         _wait_ready(process, url, headers)
         _send(url, headers, 200)  # warm-up
@@ -62,13 +78,13 @@ def _wait_ready(process: subprocess.Popen, url: str, headers: dict, timeout: flo
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("the gateway exited under callgrind")
+            raise RuntimeError("the server exited under callgrind")
         try:
             httpx.get(url, headers=headers, timeout=10)
             return
         except httpx.HTTPError:
             time.sleep(0.5)
-    raise TimeoutError("the gateway did not start under callgrind")
+    raise TimeoutError("the server did not start under callgrind")
 
 
 def _send(url: str, headers: dict, requests: int, clients: int = 4) -> None:
@@ -99,14 +115,21 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="bench-gw-"))
     configurations = features.configurations(features.Signer(folder), sink.url)
     try:
-        base = None
+        base = hello = None
         for name in args.configs or CONFIGS:
             started = time.monotonic()
-            policies, env, headers = configurations[name]
-            config = features.gateway_config(origin.url, policies, folder)
-            per_request = count(config, env, headers, args.requests) / 1000
+            if name == HELLO:
+                per_request = count(hello_command, {"BENCH_UPSTREAM": ""}, {}, args.requests) / 1000
+                hello = per_request
+            else:
+                policies, env, headers = configurations[name]
+                config = features.gateway_config(origin.url, policies, folder)
+                per_request = count(lambda port, c=config: gateway_command(c, port), env, headers,
+                                    args.requests) / 1000
             base = per_request if name == "open" else base
-            extra = f"  (+{per_request - base:,.0f}k over open)" if base and name != "open" else ""
+            extra = f"  (+{per_request - base:,.0f}k over open)" if base and name not in ("open", HELLO) else ""
+            if hello and name != HELLO:
+                extra += f"  hello/this {hello / per_request:.2f}"
             print(f"{name:14} {per_request:9,.0f}k instructions/request{extra}  [{time.monotonic() - started:.0f} s]")
     finally:
         origin.stop()

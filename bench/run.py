@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -69,11 +70,20 @@ def _median(measured: list[Result]) -> Result:
 
 def _extras(args, origin_url: str, sink_url: str, sut_cpus, load_cpus) -> dict:
     """Concurrency collapse and latency at half load of the full route (every trace sampled,
-    then 10% head sampling), and its worker scaling."""
+    then 10% head sampling), and its worker scaling; with ``--rounds``, each figure is the
+    median of the rounds (every round is kept under ``rounds``)."""
     folder = Path(tempfile.mkdtemp(prefix="bench-key-"))
     configurations = features.configurations(features.Signer(folder), sink_url)
-    policies, env, auth = configurations["full"]
-    config = features.gateway_config(origin_url, policies, folder)
+    config = features.gateway_config(origin_url, configurations["full"][0], folder)
+    rounds = [_extras_round(args, config, configurations, sut_cpus, load_cpus) for _ in range(args.rounds)]
+    extras: dict = {key: round(statistics.median(r[key] for r in rounds), 3) for key in rounds[0]}
+    if len(rounds) > 1:
+        extras["rounds"] = rounds
+    return extras
+
+
+def _extras_round(args, config: Path, configurations: dict, sut_cpus, load_cpus) -> dict:
+    _, env, auth = configurations["full"]
     extras: dict = {}
     for suffix, name in (("", "full"), ("_sampled", "full-sampled")):
         sampled_env = configurations[name][1]
@@ -121,8 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--server", default="uvicorn", choices=("granian", "uvicorn"))
     p.add_argument("--only", nargs="*", help="scenario names to run")
     p.add_argument("--rounds", type=int, default=1,
-                   help="measure every scenario this many times, interleaved, and keep each one's median "
-                        "(req/s on a shared machine moves ~10%% from one run to the next)")
+                   help="measure every scenario (and each --extras figure) this many times, interleaved, "
+                        "and keep the median (req/s on a shared machine moves ~10%% from one run to the next)")
     p.add_argument("--extras", action="store_true",
                    help="also: concurrency 8 vs 64, p99 at half the max rate, 1 vs 2 workers")
     return p
@@ -187,7 +197,8 @@ def _report(results: dict, args, cores: int, sut_cpus, extras: dict) -> None:
         if value is not None:
             print(f"  {key:45} {value:6.3f}")
     for key, value in extras.items():
-        print(f"  {key:45} {value}")
+        if key != "rounds":
+            print(f"  {key:45} {value}")
     RESULTS.mkdir(exist_ok=True)
     payload = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -154,7 +154,7 @@ def upstream_call(ctx: RequestContext, method: str, url: httpx.URL, headers: lis
         span = tracer.start_span(method, None, SpanKind.CLIENT, {
             "http.request.method": method, "server.address": url.host, "server.port": port})
         sc = span.get_span_context()
-        headers.append((b"traceparent", f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{sc.trace_flags:02x}".encode()))
+        headers.append((b"traceparent", _traceparent(sc).encode()))
     elif ctx.trace_context is not None:
         sc = server.get_span_context()
         headers.append((b"traceparent", ctx.trace_context.encode()))
@@ -208,7 +208,12 @@ def _start_server_span(ctx: RequestContext, method: str) -> None:
     otel_context.attach(trace.set_span_in_context(span))  # this request's task only
     sc = span.get_span_context()
     if sc.is_valid:
-        ctx.trace_context = f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{sc.trace_flags:02x}"
+        ctx.trace_context = _traceparent(sc)
+
+
+def _traceparent(sc) -> str:
+    """A span context as a W3C ``traceparent`` (also the ``traceresponse`` format)."""
+    return f"00-{sc.trace_id:032x}-{sc.span_id:016x}-{sc.trace_flags:02x}"
 
 
 def _finish_server_span(ctx: RequestContext, status: int) -> None:

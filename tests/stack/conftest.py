@@ -1,8 +1,9 @@
-"""Shared helpers for the stack checks: the compose file, the provisioning, the tools.
+"""Shared helpers for the stack checks: the compose file and the provisioning.
 
 Docker does not run on our machines: the compose stack is checked statically, and for
-real with the pieces that do run here (a real Prometheus scraping a real gateway).
-Under ``CI=true`` a missing tool (promtool, prometheus) fails instead of skipping.
+real with the pieces that do run here (a real Prometheus scraping a real gateway). The
+tools come from ``tests.support.services.require_tool``: under ``CI=true`` a missing
+one (promtool, prometheus) fails instead of skipping.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

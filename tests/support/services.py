@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from typing import NoReturn
 
 import pytest
 
@@ -26,9 +27,13 @@ def _reachable(host: str, port: int) -> bool:
 def require(name: str, host: str, port: int) -> None:
     if _reachable(host, port):
         return
-    message = f"{name} is not reachable at {host}:{port}"
+    _missing(f"{name} is not reachable at {host}:{port}", "services")
+
+
+def _missing(message: str, kind: str) -> NoReturn:
+    """Skip on a laptop that lacks it; under ``CI=true`` fail instead."""
     if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI=true: services must be present)")
+        pytest.fail(f"{message} (CI=true: {kind} must be present)")
     pytest.skip(message)
 
 
@@ -46,7 +51,4 @@ def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path:
         return path
-    message = f"{name} is not installed (Debian: apt-get install prometheus; or `make system-deps`)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message + " (CI=true: tools must be present)")
-    pytest.skip(message)
+    _missing(f"{name} is not installed (Debian: apt-get install prometheus; or `make system-deps`)", "tools")

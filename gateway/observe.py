@@ -48,7 +48,17 @@ if TRACING:
     from opentelemetry import propagate, trace
     from opentelemetry.trace import SpanKind, Status, StatusCode
 
-    tracer = trace.get_tracer("gateway")
+_lean_tracer = None
+
+
+def _tracer():
+    """The lean tracer over the provider ``setup()`` installed (the SDK's tracer until then)."""
+    global _lean_tracer
+    if _lean_tracer is None:
+        _lean_tracer = obs_tracing.lean_tracer("gateway")
+        if _lean_tracer is None:
+            return trace.get_tracer("gateway")
+    return _lean_tracer
 
 
 def _method(ctx: RequestContext) -> str:
@@ -151,7 +161,7 @@ def upstream_call(ctx: RequestContext, method: str, url: httpx.URL, headers: lis
     span = None
     if server.is_recording():
         port = url.port or _DEFAULT_PORTS.get(url.scheme, 80)
-        span = tracer.start_span(method, None, SpanKind.CLIENT, {
+        span = _tracer().start_span(method, None, SpanKind.CLIENT, {
             "http.request.method": method, "server.address": url.host, "server.port": port})
         sc = span.get_span_context()
         headers.append((b"traceparent", _traceparent(sc).encode()))
@@ -204,7 +214,7 @@ def _start_server_span(ctx: RequestContext, method: str) -> None:
         attributes["http.route"] = route.prefix
         attributes["gateway.route"] = route.name
     name = f"{method} {route.name if route is not None else 'unmatched'}"
-    span = ctx.span = tracer.start_span(name, parent, SpanKind.SERVER, attributes)
+    span = ctx.span = _tracer().start_span(name, parent, SpanKind.SERVER, attributes)
     otel_context.attach(trace.set_span_in_context(span))  # this request's task only
     sc = span.get_span_context()
     if sc.is_valid:

@@ -84,6 +84,18 @@ def setup(service_name: str, *, own_http_spans: bool | None = None) -> None:
         logger.warning("opentelemetry-instrumentation-asgi is missing: Django under ASGI makes no server spans")
 
 
+def lean_tracer(name: str):
+    """A ``LeanTracer`` (``observability.lean_spans``) over the SDK provider in place, or
+    None while there is none (before ``setup()``, or tracing disabled)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from observability.lean_spans import LeanTracer
+
+    provider = trace.get_tracer_provider()
+    return LeanTracer(provider, name) if isinstance(provider, TracerProvider) else None
+
+
 def _resource(service_name: str):
     from opentelemetry.sdk.resources import Resource
 

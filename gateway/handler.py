@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
-from django.urls import set_script_prefix
+from django.urls import get_resolver, set_script_prefix
 from django.utils.http import http_date
 
 from gateway import observe
@@ -36,6 +36,10 @@ MAX_LOGGED_PATH = 256
 
 
 class GatewayASGIHandler(ASGIHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urlconf = settings.ROOT_URLCONF
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             raise ValueError(f"the gateway serves HTTP, not {scope['type']}")
@@ -68,6 +72,20 @@ class GatewayASGIHandler(ASGIHandler):
             await self._respond_until_disconnect(request, receive, send)
         finally:
             body_file.close()
+
+    async def get_response_async(self, request):
+        """Django's, minus what it costs every request for nothing here: the urlconf read
+        from the lazy settings (twice) and, on every 4xx/5xx, ``log_response`` run through
+        ``sync_to_async``, a thread hop per rejection to write a ``django.request`` line the
+        gateway silences (its access line records every response)."""
+        response = await self._middleware_chain(request)
+        response._resource_closers.append(request.close)
+        return response
+
+    def resolve_request(self, request):
+        match = get_resolver(self.urlconf).resolve(request.path_info)
+        request.resolver_match = match
+        return match
 
     async def read_body(self, receive, max_bytes: int | None = None, detail: str | None = None):
         """Django's body reader, refusing (413, with the route's ``detail`` when the limit is

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import re
 import shutil
@@ -101,14 +102,20 @@ def run_rate(url: str, *, rate: float, seconds: float, headers: dict | None = No
              cpus: str | None = None) -> Result:
     """Open-loop load at a constant rate (latency measured from the scheduled send time).
 
-    It runs in this process: ``cpus`` pins it there for the run, away from the server."""
+    It runs in this process: ``cpus`` pins it there for the run, away from the server.
+    Its garbage collector is off for the run: a full collection of this process (the
+    benchmark's whole heap, thousands of request tasks) paused it for tens of ms, which
+    it counted as the server's latency."""
     previous = os.sched_getaffinity(0)
     if cpus:
         first, _, last = cpus.partition("-")
         os.sched_setaffinity(0, range(int(first), int(last or first) + 1))
+    gc.collect()
+    gc.disable()
     try:
         return asyncio.run(_rate(url, rate, seconds, headers or {}))
     finally:
+        gc.enable()
         os.sched_setaffinity(0, previous)
 
 

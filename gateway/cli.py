@@ -97,6 +97,8 @@ def _uvicorn(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from gateway.http_protocol import GatewayHttpToolsProtocol
+
     # uvicorn re-raises the SIGTERM it handled once it has drained; a no-op handler
     # here turns that into a clean exit 0 instead of death by signal.
     signal.signal(signal.SIGTERM, lambda *_: None)
@@ -106,7 +108,7 @@ def _uvicorn(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         loop="uvloop",
-        http="httptools",
+        http=GatewayHttpToolsProtocol,  # httptools, one send() per response (gateway.http_protocol)
         lifespan="on",
         access_log=False,
         server_header=False,

@@ -143,10 +143,12 @@ def _scenarios(args, origin_url: str, sink_url: str, cpus: str | None):
     yield "upstream-direct", lambda: servers.Existing(origin_url), "/", {}
     yield "nginx-proxy", lambda: servers.nginx_proxy(origin_url, cpus), "/", {}
     yield "django-hello", lambda: servers.django_app("django-hello", "hello", cpus=cpus, workers=w, server=srv), "/hello", {}
+    if srv == "uvicorn":
+        yield "django-hello-one-write", lambda: servers.django_app("django-hello-one-write", "hello", cpus=cpus, workers=w, server="uvicorn-one-write"), "/hello", {}
     yield "naive-proxy", lambda: servers.django_app("naive-proxy", "naive", cpus=cpus, workers=w, upstream=origin_url, server=srv), "/bench", {}
     folder = Path(tempfile.mkdtemp(prefix="bench-gw-"))
     configurations = features.configurations(features.Signer(folder), sink_url)
-    for config_name in ("httpcore", "open", "observed", "jwt", "jwt-nocache", "ratelimit", "full", "full-sampled"):
+    for config_name in ("httpcore", "open", "observed", "observed-sampled", "jwt", "jwt-nocache", "ratelimit", "full", "full-sampled"):
         policies, env, headers = configurations[config_name]
         name = "gateway-aiohttp" if config_name == "open" else f"gateway-{config_name}"
         config = features.gateway_config(origin_url, policies, folder)
@@ -186,9 +188,9 @@ def _report(results: dict, args, cores: int, sut_cpus, extras: dict) -> None:
     gateways = [n for n in results if n.startswith("gateway") and results[n]]
     ratios = {}
     for g in gateways:
-        for base in ("django-hello", "nginx-proxy", "upstream-direct", "naive-proxy"):
+        for base in ("django-hello", "django-hello-one-write", "nginx-proxy", "upstream-direct", "naive-proxy"):
             ratios[f"{g}/{base}"] = ratio(g, base)
-    for feature in ("gateway-observed", "gateway-jwt", "gateway-jwt-nocache", "gateway-ratelimit", "gateway-full",
+    for feature in ("gateway-observed", "gateway-observed-sampled", "gateway-jwt", "gateway-jwt-nocache", "gateway-ratelimit", "gateway-full",
                     "gateway-full-sampled"):
         ratios[f"{feature}/gateway-aiohttp"] = ratio(feature, "gateway-aiohttp")
     print(f"\ncores: {cores}  workers: {args.workers}  connections: {args.connections}  "

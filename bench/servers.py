@@ -116,7 +116,11 @@ def django_app(name: str, kind: str, *, cpus: str | None, workers: int = 1, upst
                server: str = "uvicorn") -> Process:
     port = free_port()
     env = {"BENCH_UPSTREAM": upstream}
-    if server == "uvicorn":
+    if server == "uvicorn-one-write":  # with the gateway's protocol: one send() per response
+        cmd = [sys.executable, "-c", "import uvicorn; from gateway.http_protocol import GatewayHttpToolsProtocol as P; "
+               f"uvicorn.run('bench.baselines.asgi:application', port={port}, workers={workers}, loop='uvloop', "
+               "http=P, access_log=False, log_level='warning')"]
+    elif server == "uvicorn":
         cmd = [sys.executable, "-m", "uvicorn", "bench.baselines.asgi:application", "--port", str(port),
                "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
                "--log-level", "warning"]

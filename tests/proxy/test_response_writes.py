@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import socket
 import struct
-import sys
 import time
 
 import pytest
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="TCP_INFO's layout is Linux's")
+from tests.support.services import require_linux
 
 DATA_SEGS_IN = 152  # offset of tcpi_data_segs_in in struct tcp_info (Linux >= 4.6)
 
 
 def _data_segments_in(sock: socket.socket) -> int:
+    require_linux("the test reads TCP_INFO's Linux layout")
     return struct.unpack_from("I", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256), DATA_SEGS_IN)[0]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 from typing import NoReturn
 
 import pytest
@@ -52,3 +53,9 @@ def require_tool(name: str) -> str:
     if path:
         return path
     _missing(f"{name} is not installed (Debian: apt-get install prometheus; or `make system-deps`)", "tools")
+
+
+def require_linux(why: str) -> None:
+    """A check that reads Linux-only kernel state: skip elsewhere, fail under CI."""
+    if sys.platform != "linux":
+        _missing(f"not Linux: {why}", "a Linux kernel")

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from bench.baselines.urls import BODY
+from gateway import listen_socket
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,10 +29,10 @@ def free_port() -> int:
 
 class Process:
     def __init__(self, name: str, cmd: list[str], url: str, env: dict | None = None,
-                 cpus: str | None = None) -> None:
+                 cpus: str | None = None, listeners: int = 1) -> None:
         if cpus and shutil.which("taskset"):
             cmd = ["taskset", "-c", cpus, *cmd]
-        self.name, self.url = name, url
+        self.name, self.url, self.listeners = name, url, listeners
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -43,9 +44,11 @@ class Process:
                 raise RuntimeError(f"{self.name} exited: {Path(self.log.name).read_text()[-2000:]}")
             try:
                 httpx.get(self.url + path, timeout=1)
-                return self
+                if self.listeners == 1 or listen_socket.listeners(int(self.url.rsplit(":", 1)[1])) >= self.listeners:
+                    return self
             except httpx.HTTPError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
         raise TimeoutError(f"{self.name} did not start")
 
     def stop(self) -> None:
@@ -136,4 +139,7 @@ def gateway(name: str, config_path: Path, *, cpus: str | None, workers: int, env
     port = free_port()
     cmd = [sys.executable, "-m", "gateway", "serve", "--config", str(config_path), "--port", str(port),
            "--workers", str(workers), "--server", server]
-    return Process(name, cmd, f"http://127.0.0.1:{port}", env=env, cpus=cpus)
+    # the first worker answers before the others listen, and a load started then would put
+    # every connection on it: wait for each worker's own socket (gateway.listen_socket)
+    separate = server == "uvicorn" and workers > 1 and listen_socket.enabled()
+    return Process(name, cmd, f"http://127.0.0.1:{port}", env=env, cpus=cpus, listeners=workers if separate else 1)

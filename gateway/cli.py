@@ -5,7 +5,8 @@ the file, key path and reason), prepares the shared Prometheus multiprocess dire
 (wiped, so counters restart from zero with the process group), then runs the ASGI
 server. uvicorn (httptools + uvloop) is the default: its llhttp parser refuses every
 request-smuggling shape we test (tests/security/test_framing.py) and it measured
-faster than granian with the gateway's handler; ``--server granian`` remains.
+faster than granian with the gateway's handler; ``--server granian`` remains. With
+several uvicorn workers each listens on its own socket (``gateway.listen_socket``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import sys
 import tempfile
 
+from gateway import listen_socket
 from gateway.config import ConfigError, load_config
 from gateway.runtime import DEFAULT_CONFIG
 
@@ -102,8 +104,7 @@ def _uvicorn(args: argparse.Namespace) -> int:
     # uvicorn re-raises the SIGTERM it handled once it has drained; a no-op handler
     # here turns that into a clean exit 0 instead of death by signal.
     signal.signal(signal.SIGTERM, lambda *_: None)
-    uvicorn.run(
-        "gateway.asgi:application",
+    options = dict(
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -117,4 +118,17 @@ def _uvicorn(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=int(os.environ.get("GATEWAY_DRAIN_SECONDS", "20")),
         log_level="warning",
     )
+    if args.workers == 1 or not listen_socket.enabled():
+        uvicorn.run("gateway.asgi:application", **options)
+        return 0
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("gateway.asgi:application", **options)
+    try:
+        sock = listen_socket.reserve(args.host, args.port)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        print(f"gateway: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
+        return 1
+    Multiprocess(config, sockets=[sock]).run()  # each worker binds its own (gateway.listen_socket)
     return 0

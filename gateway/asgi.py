@@ -37,6 +37,9 @@ _start_lock = asyncio.Lock()
 _watcher: lifecycle.ConfigWatcher | None = None
 
 
+YOUNG_GC_THRESHOLD = 10_000
+
+
 async def startup() -> None:
     async with _start_lock:
         if runtime_module.current() is not None:
@@ -56,6 +59,11 @@ async def startup() -> None:
         # at 400 req/s: p99 70-190 ms -> 12-18 ms).
         gc.collect()
         gc.freeze()
+        # A young-generation collection every 700 net allocations ran ~10 times a second
+        # per 100 req/s, each scanning the ~1,700 objects of the requests in flight
+        # (~100 us) and finding almost no garbage: 3-4% of a loaded worker. Cycles are
+        # rare on the request path; 10,000 bounds what they hold until the next collection.
+        gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
         logger.info("gateway worker ready", extra={"routes": len(runtime.routes), "config": runtime.source})
 
 

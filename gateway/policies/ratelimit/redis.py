@@ -1,4 +1,5 @@
-"""Redis backend: every decision is ONE round trip, an EVALSHA of ``gcra.lua``.
+"""Redis backend: every decision is ONE command, an EVALSHA of ``gcra.lua``; the
+decisions of one event-loop step share a round trip (``batching``).
 
 The script reads and updates all of a key's limits atomically, so concurrent workers
 cannot race past a limit, and it sets each key to expire when its state stops
@@ -22,9 +23,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import ConnectionPool
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from gateway.policies.ratelimit.backend import (
@@ -34,6 +35,7 @@ from gateway.policies.ratelimit.backend import (
     LimitState,
     RateLimitBackend,
 )
+from gateway.policies.ratelimit.batching import Batcher
 from gateway.policies.ratelimit.breaker import Breaker
 from gateway.policies.ratelimit.connections import Connections
 from gateway.policies.ratelimit.limits import Limit
@@ -61,6 +63,8 @@ class RedisBackend(RateLimitBackend):
         self.max_connections = max_connections
         self.breaker = Breaker(breaker_seconds, clock=monotonic)
         self._pool: Connections | None = None
+        self._batch: Batcher
+        self._packer: Any
         self._packed_cache: dict[tuple, list[bytes]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -90,8 +94,9 @@ class RedisBackend(RateLimitBackend):
         keys = [f"{self.prefix}:{{{key}}}:{limit.name}" for limit in limits]
         args = [self._now_arg(), cost, *_limit_args(limits)]
         try:
-            async with asyncio.timeout(timeout or self.timeout):
-                raw = await self._evalsha(keys, args)
+            timeout = timeout or self.timeout
+            async with asyncio.timeout(timeout):
+                raw = await self._evalsha(keys, args, timeout)
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed(exc)
             raise BackendUnavailable(type(exc).__name__) from exc
@@ -99,29 +104,16 @@ class RedisBackend(RateLimitBackend):
             log.warning("rate-limit store reachable again: limits are shared across workers")
         return _decision(raw, limits)
 
-    async def _evalsha(self, keys: list[str], args: list[object]) -> list[int]:
-        connections = self._connections()
-        connection, reused = await connections.acquire()
+    async def _evalsha(self, keys: list[str], args: list[object], timeout: float) -> list[int]:
         try:
-            return await self._send_evalsha(connections, connection, keys, args)
-        except RedisConnectionError:
-            if not reused:
-                raise
-        # An idle connection died with its server (a restart): the idle ones are gone
-        # too, and the decision is worth one try on a new connection.
-        connection, _ = await connections.acquire()
-        return await self._send_evalsha(connections, connection, keys, args)
-
-    async def _send_evalsha(self, connections: Connections, connection, keys: list[str],
-                            args: list[object]) -> list[int]:
-        try:
-            return await connections.round_trip(connection, self._packed(connection, keys, args))
+            return await self._batcher().call(self._packed(keys, args), timeout)
         except NoScriptError:  # the server lost its script cache: EVAL caches it again
+            connections = self._connections()
             connection, _ = await connections.acquire()
             packed = connection.pack_command("EVAL", SCRIPT, len(keys), *keys, *args)
             return await connections.round_trip(connection, packed)
 
-    def _packed(self, connection, keys: list[str], args: list[object]) -> list[bytes]:
+    def _packed(self, keys: list[str], args: list[object]) -> list[bytes]:
         """The EVALSHA command, encoded once per (keys, args): with Redis's clock the
         arguments of a key never change, and encoding was a tenth of a decision's CPU."""
         cache_key = (*keys, "|", *args)
@@ -129,9 +121,13 @@ class RedisBackend(RateLimitBackend):
         if packed is None:
             if len(self._packed_cache) >= PACKED_CACHE_SIZE:
                 self._packed_cache.clear()
-            packed = connection.pack_command("EVALSHA", SCRIPT_SHA, len(keys), *keys, *args)
+            packed = self._packer.pack_command("EVALSHA", SCRIPT_SHA, len(keys), *keys, *args)
             self._packed_cache[cache_key] = packed
         return packed
+
+    def _batcher(self) -> Batcher:
+        self._connections()
+        return self._batch
 
     def _connections(self) -> Connections:
         """The connections of the running event loop (one set per worker; re-made per loop)."""
@@ -141,6 +137,8 @@ class RedisBackend(RateLimitBackend):
             # the asyncio.timeout around each decision (``hit``).
             factory = ConnectionPool.from_url(self.url, socket_connect_timeout=self.timeout, socket_timeout=None)
             self._pool, self._loop = Connections(factory, self.max_connections), loop
+            self._batch = Batcher(self._pool)
+            self._packer = factory.make_connection()  # never connected: encodes commands
         return self._pool
 
     def _now_arg(self) -> int | str:

@@ -124,10 +124,44 @@ async def test_a_restarted_server_costs_no_decision(make_redis_backend, proxy, c
     first one, drops the rest and is made on a new connection."""
     backend = make_redis_backend(proxy.url, clock=clock)
     limit = parse_limit("100/second")
-    await asyncio.gather(*(backend.hit(f"k{i}", [limit]) for i in range(4)))  # four connections
+    await asyncio.gather(*(backend.hit(f"k{i}", [limit]) for i in range(4)))  # pooled connection(s)
     opened = proxy.connections
     proxy.drop_connections()
     await asyncio.sleep(0.05)
     decisions = [await backend.hit("k0", [limit]) for _ in range(3)]
     assert all(d.allowed for d in decisions)
     assert proxy.connections == opened + 1
+
+
+async def test_decisions_of_one_moment_share_a_connection_and_stay_exact(make_redis_backend, proxy, clock):
+    """30 requests at once: one connection and one EVALSHA each (not 30 connections),
+    and exactly the limit allowed."""
+    backend = make_redis_backend(proxy.url, clock=clock)
+    decisions = await asyncio.gather(*(backend.hit("k", [TEN_PER_SECOND]) for _ in range(30)))
+    assert sum(d.allowed for d in decisions) == 10
+    assert sorted(d.states[0].remaining for d in decisions if d.allowed) == list(range(10))
+    assert proxy.connections == 1
+    assert [n for n in proxy.commands.names if n == "EVALSHA"] == ["EVALSHA"] * 30
+
+
+async def test_a_flushed_script_cache_costs_no_decision_of_a_batch(
+    make_redis_backend, proxy, clock, redis_admin
+):
+    backend = make_redis_backend(proxy.url, clock=clock)
+    limit = parse_limit("5/minute")
+    assert (await backend.hit("k", [limit])).allowed
+    await redis_admin.script_flush()
+    decisions = await asyncio.gather(*(backend.hit("k", [limit]) for _ in range(6)))
+    assert sum(d.allowed for d in decisions) == 4  # the state survived: 1 + 4 = 5
+    assert "EVAL" in proxy.commands.names
+
+
+async def test_a_batch_on_a_connection_dead_since_a_restart_is_sent_again(make_redis_backend, proxy, clock):
+    backend = make_redis_backend(proxy.url, clock=clock)
+    limit = parse_limit("100/second")
+    await backend.hit("k", [limit])
+    proxy.drop_connections()
+    await asyncio.sleep(0.05)
+    decisions = await asyncio.gather(*(backend.hit("k", [limit]) for _ in range(5)))
+    assert all(d.allowed for d in decisions)
+    assert proxy.connections == 2

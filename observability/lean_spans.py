@@ -7,7 +7,8 @@ lock per call, attribute validation and ``BoundedAttributes`` on every set, trac
 self-metrics, and a ``ReadableSpan`` copy at the end. ``LeanTracer`` keeps what makes
 the span the SDK's: the provider's sampler (``OTEL_TRACES_SAMPLER``), id generator,
 resource, span limits (value length, attribute and event counts) and span processors.
-Attribute values are not type-checked: the gateway sets strings and integers. A ``LeanSpan``
+Attribute values are not type-checked on the unlimited path, where the gateway sets strings
+and integers; with a value-length limit set the SDK's ``BoundedAttributes`` holds them. A ``LeanSpan``
 is an API ``Span`` (it can be made current; SDK spans started under it are its
 children) and a ``ReadableSpan`` (every processor and exporter takes it as it is).
 
@@ -94,12 +95,15 @@ class LeanSpan(trace.Span, ReadableSpan):
         self._dropped_attributes = 0
         self._dropped_events = 0
         if tracer.max_length is not None or len(attributes) > tracer.max_attributes:
-            self._attributes = {}
-            self.set_attributes(attributes)
+            # the SDK's own bounded mapping: truncation, eviction and validation as in the SDK
+            self._attributes = BoundedAttributes(tracer.max_attributes, attributes, immutable=False,
+                                                 max_value_len=tracer.max_length)
         self._start_time = time_ns()
 
     @property
     def dropped_attributes(self) -> int:
+        if isinstance(self._attributes, BoundedAttributes):
+            return self._attributes.dropped
         return self._dropped_attributes
 
     @property
@@ -116,12 +120,15 @@ class LeanSpan(trace.Span, ReadableSpan):
         if self._end_time is not None:
             return
         attributes = self._attributes
+        if type(attributes) is not dict:  # BoundedAttributes: limits of its own
+            attributes[key] = value
+            return
         if attributes.pop(key, _MISSING) is _MISSING and len(attributes) >= self._tracer.max_attributes:
             self._dropped_attributes += 1  # the oldest goes, as in the SDK
             if not attributes:
                 return
             del attributes[next(iter(attributes))]
-        attributes[key] = value if self._tracer.max_length is None else self._limited(value)
+        attributes[key] = value
 
     def set_attributes(self, attributes: dict[str, Any]) -> None:
         for key, value in attributes.items():
@@ -174,11 +181,3 @@ class LeanSpan(trace.Span, ReadableSpan):
             return
         self._end_time = end_time if end_time is not None else time_ns()
         self._tracer.processor.on_end(self)
-
-    def _limited(self, value: Any) -> Any:
-        limit = self._tracer.max_length
-        if isinstance(value, str):
-            return value[:limit]
-        if isinstance(value, (tuple, list)):
-            return tuple(item[:limit] if isinstance(item, str) else item for item in value)
-        return value

@@ -83,6 +83,8 @@ class GatewayASGIHandler(ASGIHandler):
         return response
 
     def resolve_request(self, request):
+        """Django's without the per-request ``request.urlconf`` override: only middleware
+        sets one, and the gateway runs none, so the urlconf read at start-up is the one."""
         match = get_resolver(self.urlconf).resolve(request.path_info)
         request.resolver_match = match
         return match

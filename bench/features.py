@@ -98,6 +98,7 @@ def configurations(signer: Signer, sink_url: str) -> dict[str, tuple[list[dict],
         "jwt": (jwt, QUIET, auth),
         "jwt-nocache": ([jwt_policy(signer, cache=False)], QUIET, auth),
         "ratelimit": ([RATE_LIMIT], {**QUIET, **redis}, {}),
+        "secured": ([*jwt, RATE_LIMIT], {**QUIET, **redis}, auth),  # full without observability
         "full": ([*jwt, RATE_LIMIT], {**observed, **redis}, auth),
         "full-sampled": ([*jwt, RATE_LIMIT], {**observed, **redis, **SAMPLED}, auth),
     }

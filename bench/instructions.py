@@ -33,7 +33,7 @@ from bench import features, servers
 
 #: the bare Django async hello world of the load benchmark, same server and settings
 HELLO = "django-hello"
-CONFIGS = (HELLO, "open", "metrics", "access-log", "tracing", "tracing-sampled", "observed", "observed-sampled", "jwt", "ratelimit", "full",
+CONFIGS = (HELLO, "open", "metrics", "access-log", "tracing", "tracing-sampled", "observed", "observed-sampled", "jwt", "ratelimit", "secured", "full",
            "full-sampled")
 
 

@@ -148,7 +148,7 @@ def _scenarios(args, origin_url: str, sink_url: str, cpus: str | None):
     yield "naive-proxy", lambda: servers.django_app("naive-proxy", "naive", cpus=cpus, workers=w, upstream=origin_url, server=srv), "/bench", {}
     folder = Path(tempfile.mkdtemp(prefix="bench-gw-"))
     configurations = features.configurations(features.Signer(folder), sink_url)
-    for config_name in ("httpcore", "open", "observed", "observed-sampled", "jwt", "jwt-nocache", "ratelimit", "full", "full-sampled"):
+    for config_name in ("httpcore", "open", "observed", "observed-sampled", "jwt", "jwt-nocache", "ratelimit", "secured", "full", "full-sampled"):
         policies, env, headers = configurations[config_name]
         name = "gateway-aiohttp" if config_name == "open" else f"gateway-{config_name}"
         config = features.gateway_config(origin_url, policies, folder)
@@ -193,6 +193,8 @@ def _report(results: dict, args, cores: int, sut_cpus, extras: dict) -> None:
     for feature in ("gateway-observed", "gateway-observed-sampled", "gateway-jwt", "gateway-jwt-nocache", "gateway-ratelimit", "gateway-full",
                     "gateway-full-sampled"):
         ratios[f"{feature}/gateway-aiohttp"] = ratio(feature, "gateway-aiohttp")
+    for observed in ("gateway-full", "gateway-full-sampled"):  # observability on a JWT + rate-limited route
+        ratios[f"{observed}/gateway-secured"] = ratio(observed, "gateway-secured")
     print(f"\ncores: {cores}  workers: {args.workers}  connections: {args.connections}  "
           f"server: {args.server}  pinned: {'SUT on CPU 0' if sut_cpus else 'no'}")
     for key, value in ratios.items():

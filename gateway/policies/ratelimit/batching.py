@@ -70,26 +70,15 @@ class Batcher:
                 raise
 
     async def _exchange(self, connection: Any, batch: list[Command]) -> None:
-        """Write the batch and read its replies into the futures; a failure carries the
-        number of replies read before it (``answered``)."""
-        answered = 0
-        try:
-            await connection.send_packed_command([part for packed, _ in batch for part in packed],
-                                                 check_health=False)
-            for _, future in batch:
-                try:
-                    reply = await connection.read_response()
-                except ResponseError as error:  # an error reply leaves the connection in step
-                    reply = error
-                answered += 1
-                if future.done():  # its caller stopped waiting
-                    continue
-                if isinstance(reply, ResponseError):
-                    future.set_exception(reply)
-                else:
-                    future.set_result(reply)
-        except BaseException as exc:
-            self.connections.discard(connection)
-            exc.answered = answered  # type: ignore[attr-defined]
-            raise
-        self.connections.release(connection)
+        futures = iter([future for _, future in batch])
+
+        def deliver(reply: Any) -> None:
+            future = next(futures)
+            if future.done():  # its caller stopped waiting
+                return
+            if isinstance(reply, ResponseError):
+                future.set_exception(reply)
+            else:
+                future.set_result(reply)
+
+        await self.connections.exchange(connection, [packed for packed, _ in batch], deliver)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import ConnectionPool
@@ -52,19 +52,36 @@ class Connections:
         return connection, False
 
     async def round_trip(self, connection: AbstractConnection, packed: list[bytes]) -> Any:
-        """Send one packed command on ``connection`` and read its reply; the connection
-        goes back to the pool, or is dropped when the exchange broke off."""
+        """Send one packed command on ``connection`` and return its reply (``exchange``)."""
+        replies: list[Any] = []
+        await self.exchange(connection, [packed], replies.append)
+        if isinstance(replies[0], ResponseError):
+            raise replies[0]
+        return replies[0]
+
+    async def exchange(self, connection: AbstractConnection, commands: list[list[bytes]],
+                       deliver: Callable[[Any], None]) -> None:
+        """Send packed ``commands`` on ``connection`` in one write and hand each reply to
+        ``deliver`` as soon as it is read, an error reply as its ``ResponseError`` (it
+        leaves the connection in step). The connection goes back to the pool, or is
+        dropped when the exchange broke off: the exception then carries ``answered``,
+        the number of replies read before it."""
+        answered = 0
         try:
-            await connection.send_packed_command(packed, check_health=False)
-            reply = await connection.read_response()
-        except ResponseError:
-            self.release(connection)  # an error reply leaves the connection in step
-            raise
-        except BaseException:
+            await connection.send_packed_command([part for packed in commands for part in packed],
+                                                 check_health=False)
+            for _ in commands:
+                try:
+                    reply = await connection.read_response()
+                except ResponseError as error:
+                    reply = error
+                answered += 1
+                deliver(reply)
+        except BaseException as exc:
             self.discard(connection)
+            exc.answered = answered  # type: ignore[attr-defined]
             raise
         self.release(connection)
-        return reply
 
     def release(self, connection: AbstractConnection) -> None:
         if not self._hand_over(connection):

@@ -62,9 +62,8 @@ class RedisBackend(RateLimitBackend):
         self.url, self.timeout, self.prefix = url, timeout, prefix
         self.max_connections = max_connections
         self.breaker = Breaker(breaker_seconds, clock=monotonic)
-        self._pool: Connections | None = None
-        self._batch: Batcher
-        self._packer: Any
+        self._batch: Batcher | None = None
+        self._packer: Any = None
         self._packed_cache: dict[tuple, list[bytes]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -75,16 +74,16 @@ class RedisBackend(RateLimitBackend):
         """
         try:
             async with asyncio.timeout(self.timeout * 2):
-                connections = self._connections()
+                connections = self._batcher().connections
                 connection, _ = await connections.acquire()
                 await connections.round_trip(connection, connection.pack_command("SCRIPT", "LOAD", SCRIPT))
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("rate-limit store not reachable at start-up (%s)", type(exc).__name__)
 
     async def close(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            await batch.connections.close()
 
     async def hit(
         self, key: str, limits: Sequence[Limit], *, cost: int = 1, timeout: float | None = None
@@ -108,7 +107,7 @@ class RedisBackend(RateLimitBackend):
         try:
             return await self._batcher().call(self._packed(keys, args), timeout)
         except NoScriptError:  # the server lost its script cache: EVAL caches it again
-            connections = self._connections()
+            connections = self._batcher().connections
             connection, _ = await connections.acquire()
             packed = connection.pack_command("EVAL", SCRIPT, len(keys), *keys, *args)
             return await connections.round_trip(connection, packed)
@@ -126,20 +125,16 @@ class RedisBackend(RateLimitBackend):
         return packed
 
     def _batcher(self) -> Batcher:
-        self._connections()
-        return self._batch
-
-    def _connections(self) -> Connections:
-        """The connections of the running event loop (one set per worker; re-made per loop)."""
+        """The connections of the running event loop, behind their batcher (one set per
+        worker; re-made per loop)."""
         loop = asyncio.get_running_loop()
-        if self._pool is None or self._loop is not loop:
+        if self._batch is None or self._loop is not loop:
             # Connecting is bounded by ``socket_connect_timeout``; writing and reading by
             # the asyncio.timeout around each decision (``hit``).
             factory = ConnectionPool.from_url(self.url, socket_connect_timeout=self.timeout, socket_timeout=None)
-            self._pool, self._loop = Connections(factory, self.max_connections), loop
-            self._batch = Batcher(self._pool)
+            self._batch, self._loop = Batcher(Connections(factory, self.max_connections)), loop
             self._packer = factory.make_connection()  # never connected: encodes commands
-        return self._pool
+        return self._batch
 
     def _now_arg(self) -> int | str:
         return self.now_us() if self.clock is not None else ""

@@ -17,15 +17,15 @@ reset (Linux 5.14+ hands them to the others with ``net.ipv4.tcp_migrate_req=1``)
 
 from __future__ import annotations
 
-import os
 import socket
 import sys
+
+from gateway import switches
 
 
 def enabled() -> bool:
     """Per-worker sockets on Linux unless ``GATEWAY_REUSE_PORT=off``."""
-    setting = os.environ.get("GATEWAY_REUSE_PORT", "on").strip().lower()
-    return setting not in {"off", "false", "0", "no"} and sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
+    return switches.on("GATEWAY_REUSE_PORT") and sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
 
 
 class ReusePortSocket(socket.socket):

@@ -22,11 +22,12 @@ import django
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from gateway import switches
 from observability import metrics as shared
 from observability.metrics import DURATION_BUCKETS
 
 shared.use_single_process(os.environ.get("GATEWAY_WORKERS"))
-ENABLED = os.environ.get("GATEWAY_METRICS", "on").strip().lower() not in ("off", "false", "0")
+ENABLED = switches.on("GATEWAY_METRICS")
 EXEMPLARS = not shared.multiprocess()
 
 REQUESTS = Counter("gateway_requests_total", "Requests answered by the gateway.",

@@ -18,11 +18,10 @@ Switches, read once at import: ``GATEWAY_METRICS=off``, ``GATEWAY_ACCESS_LOG=off
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import TYPE_CHECKING
 
-from gateway import metrics
+from gateway import metrics, switches
 from gateway import runtime as runtime_module
 from observability import tracing as obs_tracing
 from observability.logging import info_line, request_id_var
@@ -34,12 +33,8 @@ if TYPE_CHECKING:
     from gateway.errors import GatewayError
 
 
-def _on(name: str) -> bool:
-    return os.environ.get(name, "on").strip().lower() not in ("off", "false", "0")
-
-
 METRICS = metrics.ENABLED
-ACCESS_LOG = _on("GATEWAY_ACCESS_LOG")
+ACCESS_LOG = switches.on("GATEWAY_ACCESS_LOG")
 TRACING = not obs_tracing.disabled()
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 access_logger = logging.getLogger("gateway.access")

@@ -37,15 +37,6 @@ CONFIGS = (HELLO, "open", "metrics", "access-log", "tracing", "tracing-sampled",
            "full-sampled")
 
 
-def gateway_command(config: Path, port: int) -> tuple[list[str], str]:
-    return ["-m", "gateway", "serve", "--config", str(config), "--port", str(port), "--workers", "1"], "/bench"
-
-
-def hello_command(port: int) -> tuple[list[str], str]:
-    return (["-m", "uvicorn", "bench.baselines.asgi:application", "--port", str(port), "--workers", "1",
-             "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"], "/hello")
-
-
 def count(command, env: dict, headers: dict, requests: int) -> float:
     """Instructions per request of one server process (``command(port)`` gives its Python
     arguments and the path to request) serving ``requests`` requests."""
@@ -119,12 +110,13 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.configs or CONFIGS:
             started = time.monotonic()
             if name == HELLO:
-                per_request = count(hello_command, {"BENCH_UPSTREAM": ""}, {}, args.requests) / 1000
+                per_request = count(lambda port: (servers.django_arguments(port), "/hello"), {"BENCH_UPSTREAM": ""},
+                                    {}, args.requests) / 1000
                 hello = per_request
             else:
                 policies, env, headers = configurations[name]
                 config = features.gateway_config(origin.url, policies, folder)
-                per_request = count(lambda port, c=config: gateway_command(c, port), env, headers,
+                per_request = count(lambda port, c=config: (servers.gateway_arguments(c, port), "/bench"), env, headers,
                                     args.requests) / 1000
             base = per_request if name == "open" else base
             extra = f"  (+{per_request - base:,.0f}k over open)" if base and name not in ("open", HELLO) else ""

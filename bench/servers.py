@@ -118,28 +118,36 @@ def python_origin(cpus: str | None) -> Process:
 def django_app(name: str, kind: str, *, cpus: str | None, workers: int = 1, upstream: str = "",
                server: str = "uvicorn") -> Process:
     port = free_port()
-    env = {"BENCH_UPSTREAM": upstream}
+    cmd = [sys.executable, *django_arguments(port, workers, server)]
+    return Process(name, cmd, f"http://127.0.0.1:{port}", env={"BENCH_UPSTREAM": upstream}, cpus=cpus)
+
+
+def django_arguments(port: int, workers: int = 1, server: str = "uvicorn") -> list[str]:
+    """The interpreter's arguments serving the Django baselines (also under callgrind)."""
     if server == "uvicorn-one-write":  # with the gateway's protocol: one send() per response
-        cmd = [sys.executable, "-c", "import uvicorn; from gateway.http_protocol import GatewayHttpToolsProtocol as P; "
-               f"uvicorn.run('bench.baselines.asgi:application', port={port}, workers={workers}, loop='uvloop', "
-               "http=P, access_log=False, log_level='warning')"]
-    elif server == "uvicorn":
-        cmd = [sys.executable, "-m", "uvicorn", "bench.baselines.asgi:application", "--port", str(port),
-               "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-               "--log-level", "warning"]
-    else:
-        cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--port", str(port), "--workers",
-               str(workers), "--loop", "uvloop", "--http", "1", "--no-ws", "--log-level", "warning",
-               "bench.baselines.asgi:application"]
-    return Process(name, cmd, f"http://127.0.0.1:{port}", env=env, cpus=cpus)
+        return ["-c", "import uvicorn; from gateway.http_protocol import GatewayHttpToolsProtocol as P; "
+                f"uvicorn.run('bench.baselines.asgi:application', port={port}, workers={workers}, loop='uvloop', "
+                "http=P, access_log=False, log_level='warning')"]
+    if server == "uvicorn":
+        return ["-m", "uvicorn", "bench.baselines.asgi:application", "--port", str(port),
+                "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+                "--log-level", "warning"]
+    return ["-m", "granian", "--interface", "asgi", "--port", str(port), "--workers",
+            str(workers), "--loop", "uvloop", "--http", "1", "--no-ws", "--log-level", "warning",
+            "bench.baselines.asgi:application"]
 
 
 def gateway(name: str, config_path: Path, *, cpus: str | None, workers: int, env: dict | None = None,
             server: str = "uvicorn") -> Process:
     port = free_port()
-    cmd = [sys.executable, "-m", "gateway", "serve", "--config", str(config_path), "--port", str(port),
-           "--workers", str(workers), "--server", server]
+    cmd = [sys.executable, *gateway_arguments(config_path, port, workers, server)]
     # the first worker answers before the others listen, and a load started then would put
     # every connection on it: wait for each worker's own socket (gateway.listen_socket)
     separate = server == "uvicorn" and workers > 1 and listen_socket.enabled()
     return Process(name, cmd, f"http://127.0.0.1:{port}", env=env, cpus=cpus, listeners=workers if separate else 1)
+
+
+def gateway_arguments(config_path: Path, port: int, workers: int = 1, server: str = "uvicorn") -> list[str]:
+    """The interpreter's arguments running the gateway (also under callgrind)."""
+    return ["-m", "gateway", "serve", "--config", str(config_path), "--port", str(port),
+            "--workers", str(workers), "--server", server]

@@ -20,11 +20,12 @@ from __future__ import annotations
 import sys
 import traceback
 from time import time_ns
-from typing import Any
+from typing import Any, Callable
 
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.sampling import Decision, ParentBased, StaticSampler, TraceIdRatioBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
@@ -37,11 +38,27 @@ def _count(limit: int | None) -> int:
     return sys.maxsize if limit is None else limit  # None: no limit
 
 
+def _root_drops(sampler) -> Callable[[int], bool] | None:
+    """Whether ``sampler`` drops a new trace, by trace id, for the SDK's own samplers
+    (``OTEL_TRACES_SAMPLER``): under head sampling most requests are dropped, and asking
+    the sampler builds a ``SamplingResult`` each time. None for any other sampler."""
+    if type(sampler).should_sample is ParentBased.should_sample:
+        sampler = sampler._root
+    if type(sampler).should_sample is StaticSampler.should_sample:
+        drops = sampler._decision is Decision.DROP
+        return lambda trace_id: drops
+    if type(sampler).should_sample is TraceIdRatioBased.should_sample:
+        limit, bound = sampler.TRACE_ID_LIMIT, sampler.bound
+        return lambda trace_id: trace_id & limit >= bound
+    return None
+
+
 class LeanTracer:
     """``start_span`` like the SDK tracer's, for the provider ``setup()`` installed."""
 
     def __init__(self, provider: TracerProvider, name: str) -> None:
         self.sampler = provider.sampler
+        self.root_drops = _root_drops(provider.sampler)
         self.ids = provider.id_generator
         self.resource = provider.resource
         self.processor = provider._active_span_processor  # every processor added, now or later
@@ -61,6 +78,9 @@ class LeanTracer:
             parent = None
             trace_id = self.ids.generate_trace_id()
             random = self.ids.is_trace_id_random()
+            if self.root_drops is not None and self.root_drops(trace_id):  # what the sampler would say
+                return NonRecordingSpan(SpanContext(trace_id, self.ids.generate_span_id(), False,
+                                                    self.flags[False, random]))
         else:
             trace_id = parent.trace_id
             random = parent.trace_flags.random_trace_id

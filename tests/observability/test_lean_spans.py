@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 
 import pytest
 from opentelemetry import context as otel_context
@@ -13,7 +14,7 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
 from observability.lean_spans import LeanTracer
@@ -142,3 +143,30 @@ def test_sdk_spans_started_under_a_current_lean_span_are_its_children():
     redis, finished = exporter.get_finished_spans()
     assert redis.parent.span_id == finished.context.span_id == server.get_span_context().span_id
     assert redis.context.trace_id == server.get_span_context().trace_id
+
+
+class SeededIds(IdGenerator):
+    def __init__(self) -> None:
+        self.random = random.Random(7)
+
+    def generate_span_id(self) -> int:
+        return self.random.getrandbits(64) or 1
+
+    def generate_trace_id(self) -> int:
+        return self.random.getrandbits(128) or 1
+
+
+@pytest.mark.parametrize("sampler, sampled", [
+    (ParentBased(TraceIdRatioBased(0.3)), range(80, 160)), (TraceIdRatioBased(0.3), range(80, 160)),
+    (ParentBased(ALWAYS_OFF), [0]), (ALWAYS_OFF, [0]), (ParentBased(ALWAYS_ON), [400]),
+], ids=["parentbased-ratio", "ratio", "parentbased-off", "off", "parentbased-on"])
+def test_new_traces_are_sampled_exactly_as_the_sdk_samples_them(sampler, sampled):
+    """The lean tracer decides the SDK's own samplers without asking them: the same ids
+    get the same decisions and flags as under the SDK's tracer."""
+    decisions = []
+    for make_tracer in (SDK, LEAN):
+        tracer = make_tracer(TracerProvider(sampler=sampler, id_generator=SeededIds()))
+        contexts = [tracer.start_span("GET users", None, SpanKind.SERVER).get_span_context() for _ in range(400)]
+        decisions.append([(c.trace_id, c.span_id, c.trace_flags) for c in contexts])
+    assert decisions[0] == decisions[1]
+    assert sum(flags.sampled for *_, flags in decisions[0]) in sampled

@@ -162,30 +162,34 @@ def setup(service_name: str) -> None:
     _stdout = handler
 
 
-def info_line(logger: logging.Logger, message: str, fields: dict[str, Any]) -> None:
-    """``logger.info(message, extra=fields)``, the same JSON or ECS line, at a third of the cost.
+def info_lines(logger: logging.Logger, message: str, lines: list[dict[str, Any]]) -> None:
+    """``logger.info(message, extra=fields)`` for each of ``lines``: the same JSON or ECS
+    lines, at a fraction of the cost.
 
-    For one line per request (the gateway's access log; profiled at ~50 us a line under
-    load through ``logging``): when the line's only destination is ``setup()``'s stdout
-    handler, the line is built straight from ``fields`` without a ``LogRecord``. Any
-    other handler, filter or format (console, pytest's caplog) takes the logging path.
+    For the gateway's access lines (one per request; profiled at ~50 us a line under load
+    through ``logging``): when their only destination is ``setup()``'s stdout handler, the
+    lines are built straight from the fields, without a ``LogRecord``, and written at once.
+    Each line's fields carry their own ``trace_id``, ``span_id`` and ``request_id`` (they
+    are not looked up in the current context). Any other handler, filter or format
+    (console, pytest's caplog) takes the logging path.
     """
     handler = _direct_handler(logger)
     if handler is None:
-        logger.info(message, extra=fields)
+        for fields in lines:
+            logger.info(message, extra=fields)
         return
-    trace_id, span_id, request_id = _with_context(fields.get("trace_id"), fields.get("span_id"),
-                                                  fields.get("request_id"))
-    line = {"timestamp": _rfc3339(time.time()), "level": "INFO", "logger": logger.name, "message": message,
-            "service": _service, "trace_id": trace_id, "span_id": span_id, "request_id": request_id}
-    for key, value in fields.items():
-        line.setdefault(key, value)
-    if _format == "ecs":
-        line = _ecs(line)
-    text = _dumps(line) + "\n"
+    head = {"timestamp": _rfc3339(time.time()), "level": "INFO", "logger": logger.name, "message": message,
+            "service": _service}
+    ecs = _format == "ecs"
+    texts = []
+    for fields in lines:
+        line = {**head, "trace_id": fields.get("trace_id"), "span_id": fields.get("span_id"),
+                "request_id": fields.get("request_id"), **fields}
+        texts.append(_dumps(_ecs(line) if ecs else line))
+    texts.append("")
     handler.acquire()
     try:
-        handler.stream.write(text)
+        handler.stream.write("\n".join(texts))
         handler.stream.flush()
     except Exception:  # noqa: BLE001 - as logging does: report, never raise into the request
         handler.handleError(logging.makeLogRecord({"msg": message}))

@@ -108,7 +108,7 @@ def test_a_client_that_hangs_up_is_logged_as_499_without_waiting_for_the_upstrea
 
 
 def test_the_direct_access_line_is_the_line_logging_would_write(monkeypatch):
-    """``info_line`` skips the LogRecord for speed; the JSON and ECS lines must not change."""
+    """``info_lines`` skips the LogRecord for speed; the JSON and ECS lines must not change."""
     fields = {"event": "access", "route": "r", "method": "GET", "path": "/x", "status": 200, "duration_ms": 1.5,
               "upstream": None, "request_id": "rid", "trace_id": None, "span_id": None, "consumer": "zoë"}
     logger, root = logging.getLogger("gateway.access"), logging.getLogger()
@@ -131,12 +131,15 @@ def _compare_direct_and_logged(monkeypatch, logger, root, fields) -> None:
         monkeypatch.setattr(obs_logging, "_format", kind)
         monkeypatch.setattr(obs_logging, "_service", "gateway")
         assert obs_logging._direct_handler(logger) is handler
-        obs_logging.info_line(logger, "access", fields)
+        second = {**fields, "request_id": "rid-2", "trace_id": "ab" * 16, "span_id": "cd" * 8}
+        obs_logging.info_lines(logger, "access", [fields, second])
         logger.info("access", extra=fields)
-        direct, logged = (json.loads(line) for line in stream.getvalue().splitlines())
-        for line in (direct, logged):
+        logger.info("access", extra=second)
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        for line in lines:
             line.pop("timestamp", None) or line.pop("@timestamp")
-        assert list(direct.items()) == list(logged.items())
+        assert [list(line.items()) for line in lines[:2]] == [list(line.items()) for line in lines[2:]]
+        assert lines[1]["request_id" if kind == "json" else "http.request.id"] == "rid-2"
         extra = logging.StreamHandler(io.StringIO())
         logger.addHandler(extra)  # any other destination: the logging path
         try:

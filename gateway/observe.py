@@ -68,7 +68,9 @@ def _method(ctx: RequestContext) -> str:
 def request_started(ctx: RequestContext) -> None:
     request_id_var.set(ctx.request_id)
     if METRICS:
-        metrics.IN_FLIGHT.inc()
+        _turn.started += 1
+        if not _turn.scheduled:
+            _turn.schedule()
     if TRACING:
         _start_server_span(ctx, _method(ctx))
 
@@ -88,33 +90,47 @@ def request_finished(ctx: RequestContext, status: int, bytes_out: int) -> None:
     if ctx.span is not None:
         _finish_server_span(ctx, status)
     if METRICS or ACCESS_LOG:
-        _finished.append((ctx, status, elapsed, bytes_out))
-        if len(_finished) == 1:
-            _later(_record_finished)
+        _turn.finished.append((ctx, status, elapsed, bytes_out))
+        if not _turn.scheduled:
+            _turn.schedule()
 
 
-# Requests finished in this turn of the event loop, recorded together at its end (under
-# load ~10 a turn): one write of their access lines, one update per metric child.
-_finished: list[tuple[RequestContext, int, float, int]] = []
 _NO_CONTEXT = contextvars.Context()  # the records carry their ids; nothing is read from here
 
 
-def _later(callback) -> None:
-    try:
-        asyncio.get_running_loop().call_soon(callback, context=_NO_CONTEXT)
-    except RuntimeError:  # no loop (a synchronous caller): now
-        callback()
+class _Turn:
+    """What the requests of this turn of the event loop left to record, recorded together
+    right after it (under load ~10 requests finish in a turn, counted): one write of their
+    access lines, one update per metric child, the in-flight gauge moved by the net change."""
+
+    __slots__ = ("started", "finished", "scheduled")
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.finished: list[tuple[RequestContext, int, float, int]] = []
+        self.scheduled = False
+
+    def schedule(self) -> None:
+        self.scheduled = True
+        try:
+            asyncio.get_running_loop().call_soon(self.record, context=_NO_CONTEXT)
+        except RuntimeError:  # no loop (a synchronous caller): now
+            self.record()
+
+    def record(self) -> None:
+        started, finished = self.started, self.finished
+        self.started, self.finished, self.scheduled = 0, [], False
+        try:
+            if METRICS:
+                if started != len(finished):
+                    metrics.IN_FLIGHT.inc(started - len(finished))
+                _record(finished)
+        finally:
+            if ACCESS_LOG and finished:
+                info_lines(access_logger, "access", [_access_fields(*record) for record in finished])
 
 
-def _record_finished() -> None:
-    global _finished
-    batch, _finished = _finished, []
-    try:
-        if METRICS:
-            _record(batch)
-    finally:
-        if ACCESS_LOG:
-            info_lines(access_logger, "access", [_access_fields(*record) for record in batch])
+_turn = _Turn()
 
 
 def _route(ctx: RequestContext) -> str:
@@ -122,7 +138,6 @@ def _route(ctx: RequestContext) -> str:
 
 
 def _record(batch: list[tuple[RequestContext, int, float, int]]) -> None:
-    metrics.IN_FLIGHT.dec(len(batch))
     counted: dict = {}
     for ctx, status, elapsed, _ in batch:
         route, method = _route(ctx), _method(ctx)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from tests.observability.conftest import gateway_config
+from tests.observability.conftest import API_KEY, gateway_config
 from tests.support.gateway import GatewayProcess
 from tests.support.services import require_tool
 
@@ -76,6 +78,19 @@ def test_totals_are_exact_across_workers(upstream):
     assert _value(text, 'gateway_auth_failures_total{policy="api_key",reason="missing_api_key",route="keyed"}') == 30
     assert _value(text, 'gateway_request_duration_seconds_count{method="GET",route="echo"}') == 120
     assert _value(text, "gateway_requests_in_flight") == 0
+
+
+def test_requests_in_flight_counts_a_request_until_it_is_answered(multi_gateway):
+    with ThreadPoolExecutor(2) as pool:
+        slow = [pool.submit(httpx.get, f"{multi_gateway.url}/keyed/slow?seconds=1.5",
+                            headers={"X-API-Key": API_KEY}, timeout=10) for _ in range(2)]
+        deadline = time.monotonic() + 1.2
+        while _value(_metrics(multi_gateway).text, "gateway_requests_in_flight") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        during = _value(_metrics(multi_gateway).text, "gateway_requests_in_flight")
+        assert [future.result().status_code for future in slow] == [200, 200]
+    assert during == 2
+    assert _value(_metrics(multi_gateway).text, "gateway_requests_in_flight") == 0
 
 
 def test_distinct_paths_add_no_series(multi_gateway):

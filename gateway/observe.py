@@ -87,7 +87,7 @@ def request_finished(ctx: RequestContext, status: int, bytes_out: int) -> None:
         return
     extra["finished"] = True
     elapsed = time.perf_counter() - extra["start"]
-    if ctx.span is not None:
+    if ctx.span is not None and ctx.span.is_recording():  # not sampled: nothing to set
         _finish_server_span(ctx, status)
     if METRICS or ACCESS_LOG:
         _turn.finished.append((ctx, status, elapsed, bytes_out))

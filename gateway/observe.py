@@ -23,6 +23,7 @@ import asyncio
 import contextvars
 import logging
 import time
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from gateway import metrics, switches
@@ -138,22 +139,19 @@ def _route(ctx: RequestContext) -> str:
 
 
 def _record(batch: list[tuple[RequestContext, int, float, int]]) -> None:
-    counted: dict = {}
+    counted: Counter = Counter()  # counter children: one increment each per turn
     for ctx, status, elapsed, _ in batch:
         route, method = _route(ctx), _method(ctx)
-        child = metrics.requests.get(route, method, str(status))
-        counted[child] = counted.get(child, 0) + 1
+        counted[metrics.requests.get(route, method, str(status))] += 1
         metrics.duration.get(route, method).observe(elapsed, _exemplar(ctx) if metrics.EXEMPLARS else None)
         if ctx.upstream_ms is not None and ctx.upstream:
             metrics.upstream_duration.get(route, ctx.upstream).observe(ctx.upstream_ms / 1000)
             _circuit(ctx.upstream)
         failure = ctx.extra.get("auth_failure")
         if failure is not None:
-            child = metrics.auth_failures.get(route, failure[0], str(failure[1]))
-            counted[child] = counted.get(child, 0) + 1
+            counted[metrics.auth_failures.get(route, failure[0], str(failure[1]))] += 1
         if ctx.ratelimit is not None:
-            child = metrics.ratelimit.get(route, ctx.ratelimit)
-            counted[child] = counted.get(child, 0) + 1
+            counted[metrics.ratelimit.get(route, ctx.ratelimit)] += 1
     for child, count in counted.items():
         child.inc(count)
 

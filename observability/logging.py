@@ -51,16 +51,11 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.service = self.service
-        record.trace_id, record.span_id, record.request_id = _with_context(
-            getattr(record, "trace_id", None), getattr(record, "span_id", None), getattr(record, "request_id", None))
+        if getattr(record, "trace_id", None) is None:  # else the line carries its own ids
+            record.trace_id, record.span_id = _current_ids()
+        if getattr(record, "request_id", None) is None:
+            record.request_id = request_id_var.get()
         return True
-
-
-def _with_context(trace_id: str | None, span_id: str | None, request_id: str | None) -> tuple:
-    """The ids a line carries: its own, else the active span's and the request's."""
-    if trace_id is None:
-        trace_id, span_id = _current_ids()
-    return trace_id, span_id, request_id if request_id is not None else request_id_var.get()
 
 
 _second: list = [-1, ""]  # the last formatted second: strftime once per second, not per line

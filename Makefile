@@ -40,7 +40,7 @@ test-services: $(STAMP)
 	@set -e; for s in $(SERVICES); do \
 	  if [ -d demo_services/$$s/tests ]; then \
 	    echo "== demo service: $$s"; \
-	    db=$${DATABASE_URL_TEMPLATE:-$$( [ "$$CI" = true ] && echo "postgres://postgres@127.0.0.1:5432/{name}" )}; \
+	    db=$${DATABASE_URL_TEMPLATE:-$$( if [ "$$CI" = true ]; then echo "postgres://postgres@127.0.0.1:5432/{name}"; fi )}; \
 	    ( cd demo_services/$$s && if [ -n "$$db" ]; then export DATABASE_URL=$${db//\{name\}/$$s}; fi; \
 	      ../../$(PY) -m pytest -q ); \
 	  fi; \

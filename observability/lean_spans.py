@@ -38,18 +38,38 @@ def _count(limit: int | None) -> int:
     return sys.maxsize if limit is None else limit  # None: no limit
 
 
-def _root_drops(sampler) -> Callable[[int], bool] | None:
-    """Whether ``sampler`` drops a new trace, by trace id, for the SDK's own samplers
-    (``OTEL_TRACES_SAMPLER``): under head sampling most requests are dropped, and asking
-    the sampler builds a ``SamplingResult`` each time. None for any other sampler."""
-    if type(sampler).should_sample is ParentBased.should_sample:
-        sampler = sampler._root
-    if type(sampler).should_sample is StaticSampler.should_sample:
-        drops = sampler._decision is Decision.DROP
-        return lambda trace_id: drops
-    if type(sampler).should_sample is TraceIdRatioBased.should_sample:
+def _decider(sampler) -> Callable[[SpanContext | None, int], bool] | None:
+    """Whether ``sampler`` samples a span, from its parent (None for a new trace) and trace
+    id, for the SDK's own samplers (``OTEL_TRACES_SAMPLER``): asking the sampler reads the
+    context twice more and builds a ``SamplingResult`` per span. None for any other sampler."""
+    decides = type(sampler).should_sample
+    if decides is StaticSampler.should_sample:
+        decision = sampler._decision
+        if decision is Decision.RECORD_ONLY:  # recorded but not sampled: ask the sampler
+            return None
+        sampled = decision is Decision.RECORD_AND_SAMPLE
+        return lambda parent, trace_id: sampled
+    if decides is TraceIdRatioBased.should_sample:
         limit, bound = sampler.TRACE_ID_LIMIT, sampler.bound
-        return lambda trace_id: trace_id & limit >= bound
+        return lambda parent, trace_id: trace_id & limit < bound
+    if decides is ParentBased.should_sample:
+        deciders = [_decider(branch) for branch in (
+            sampler._root, sampler._remote_parent_sampled, sampler._remote_parent_not_sampled,
+            sampler._local_parent_sampled, sampler._local_parent_not_sampled)]
+        if None in deciders:
+            return None
+        root, remote_sampled, remote_not_sampled, local_sampled, local_not_sampled = deciders
+
+        def parent_based(parent: SpanContext | None, trace_id: int) -> bool:
+            if parent is None:
+                return root(parent, trace_id)
+            if parent.is_remote:
+                branch = remote_sampled if parent.trace_flags.sampled else remote_not_sampled
+            else:
+                branch = local_sampled if parent.trace_flags.sampled else local_not_sampled
+            return branch(parent, trace_id)
+
+        return parent_based
     return None
 
 
@@ -58,7 +78,7 @@ class LeanTracer:
 
     def __init__(self, provider: TracerProvider, name: str) -> None:
         self.sampler = provider.sampler
-        self.root_drops = _root_drops(provider.sampler)
+        self.decide = _decider(provider.sampler)
         self.ids = provider.id_generator
         self.resource = provider.resource
         self.processor = provider._active_span_processor  # every processor added, now or later
@@ -75,21 +95,27 @@ class LeanTracer:
                    attributes: dict[str, Any] | None = None) -> trace.Span:
         parent = trace.get_current_span(context).get_span_context()
         if parent is None or not parent.is_valid:
-            parent = None
+            parent = trace_state = None
             trace_id = self.ids.generate_trace_id()
             random = self.ids.is_trace_id_random()
-            if self.root_drops is not None and self.root_drops(trace_id):  # what the sampler would say
-                return NonRecordingSpan(SpanContext(trace_id, self.ids.generate_span_id(), False,
-                                                    self.flags[False, random]))
         else:
-            trace_id = parent.trace_id
+            trace_id, trace_state = parent.trace_id, parent.trace_state
             random = parent.trace_flags.random_trace_id
-        result = self.sampler.should_sample(context, trace_id, name, kind, attributes)
-        span_context = SpanContext(trace_id, self.ids.generate_span_id(), False,
-                                   self.flags[result.decision.is_sampled(), random], result.trace_state)
-        if not result.decision.is_recording():
-            return NonRecordingSpan(span_context)
-        span = LeanSpan(self, name, span_context, parent, kind, dict(result.attributes))
+        if self.decide is not None:  # what the sampler would say, without asking it
+            sampled = self.decide(parent, trace_id)
+            span_context = SpanContext(trace_id, self.ids.generate_span_id(), False, self.flags[sampled, random],
+                                       trace_state)
+            if not sampled:
+                return NonRecordingSpan(span_context)
+            attributes = dict(attributes) if attributes else {}
+        else:
+            result = self.sampler.should_sample(context, trace_id, name, kind, attributes)
+            span_context = SpanContext(trace_id, self.ids.generate_span_id(), False,
+                                       self.flags[result.decision.is_sampled(), random], result.trace_state)
+            if not result.decision.is_recording():
+                return NonRecordingSpan(span_context)
+            attributes = dict(result.attributes)
+        span = LeanSpan(self, name, span_context, parent, kind, attributes)
         self.processor.on_start(span, context)
         return span
 

@@ -156,17 +156,31 @@ class SeededIds(IdGenerator):
         return self.random.getrandbits(128) or 1
 
 
+def _parents(random_ids: random.Random) -> list:
+    """No parent, then remote and local parents, sampled or not, some with a tracestate."""
+    parents = [None]
+    for remote, flags, state in itertools.product((True, False), (0, 1), ((), (("vendor", "v1"),))):
+        span_context = SpanContext(random_ids.getrandbits(128) or 1, random_ids.getrandbits(64) or 1, remote,
+                                   TraceFlags(flags), TraceState(list(state)))
+        parents.append(trace.set_span_in_context(NonRecordingSpan(span_context)))
+    return parents
+
+
 @pytest.mark.parametrize("sampler, sampled", [
     (ParentBased(TraceIdRatioBased(0.3)), range(80, 160)), (TraceIdRatioBased(0.3), range(80, 160)),
     (ParentBased(ALWAYS_OFF), [0]), (ALWAYS_OFF, [0]), (ParentBased(ALWAYS_ON), [400]),
-], ids=["parentbased-ratio", "ratio", "parentbased-off", "off", "parentbased-on"])
-def test_new_traces_are_sampled_exactly_as_the_sdk_samples_them(sampler, sampled):
+    (ParentBased(ALWAYS_ON, remote_parent_not_sampled=ALWAYS_ON, local_parent_sampled=TraceIdRatioBased(0.5),
+                 remote_parent_sampled=ALWAYS_OFF), [400]),
+], ids=["parentbased-ratio", "ratio", "parentbased-off", "off", "parentbased-on", "parentbased-custom"])
+def test_spans_are_sampled_exactly_as_the_sdk_samples_them(sampler, sampled):
     """The lean tracer decides the SDK's own samplers without asking them: the same ids
-    get the same decisions and flags as under the SDK's tracer."""
+    and parents get the same decisions, flags and tracestate as under the SDK's tracer."""
     decisions = []
     for make_tracer in (SDK, LEAN):
         tracer = make_tracer(TracerProvider(sampler=sampler, id_generator=SeededIds()))
-        contexts = [tracer.start_span("GET users", None, SpanKind.SERVER).get_span_context() for _ in range(400)]
-        decisions.append([(c.trace_id, c.span_id, c.trace_flags) for c in contexts])
+        spans = [tracer.start_span("GET users", parent, SpanKind.SERVER)
+                 for parent in _parents(random.Random(3)) * 400]
+        decisions.append([(s.get_span_context(), s.is_recording()) for s in spans])
     assert decisions[0] == decisions[1]
-    assert sum(flags.sampled for *_, flags in decisions[0]) in sampled
+    new_traces = decisions[0][::9]
+    assert sum(c.trace_flags.sampled for c, _ in new_traces) in sampled

@@ -51,6 +51,9 @@ def _spans() -> list:
         span.set_status(Status(StatusCode.OK))
     with gateway.start_as_current_span("enum value") as span:  # not a plain int: the official encoder's job
         span.set_attribute("level", Level.HIGH)
+    twin = _provider("gateway", exporter).get_tracer("gateway")  # equal resource and scope, other objects
+    with twin.start_as_current_span("twin"):
+        pass
     return exporter.get_finished_spans()
 
 

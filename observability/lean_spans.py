@@ -102,20 +102,16 @@ class LeanTracer:
             trace_id, trace_state = parent.trace_id, parent.trace_state
             random = parent.trace_flags.random_trace_id
         if self.decide is not None:  # what the sampler would say, without asking it
-            sampled = self.decide(parent, trace_id)
-            span_context = SpanContext(trace_id, self.ids.generate_span_id(), False, self.flags[sampled, random],
-                                       trace_state)
-            if not sampled:
-                return NonRecordingSpan(span_context)
-            attributes = dict(attributes) if attributes else {}
+            sampled = recording = self.decide(parent, trace_id)
         else:
             result = self.sampler.should_sample(context, trace_id, name, kind, attributes)
-            span_context = SpanContext(trace_id, self.ids.generate_span_id(), False,
-                                       self.flags[result.decision.is_sampled(), random], result.trace_state)
-            if not result.decision.is_recording():
-                return NonRecordingSpan(span_context)
-            attributes = dict(result.attributes)
-        span = LeanSpan(self, name, span_context, parent, kind, attributes)
+            sampled, recording = result.decision.is_sampled(), result.decision.is_recording()
+            trace_state, attributes = result.trace_state, result.attributes
+        span_context = SpanContext(trace_id, self.ids.generate_span_id(), False, self.flags[sampled, random],
+                                   trace_state)
+        if not recording:
+            return NonRecordingSpan(span_context)
+        span = LeanSpan(self, name, span_context, parent, kind, dict(attributes) if attributes else {})
         self.processor.on_start(span, context)
         return span
 

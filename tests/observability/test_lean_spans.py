@@ -14,7 +14,8 @@ from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import (ALWAYS_OFF, ALWAYS_ON, Decision, ParentBased, Sampler, SamplingResult,
+                                              TraceIdRatioBased)
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
 from observability.lean_spans import LeanTracer
@@ -184,3 +185,29 @@ def test_spans_are_sampled_exactly_as_the_sdk_samples_them(sampler, sampled):
     assert decisions[0] == decisions[1]
     new_traces = decisions[0][::9]
     assert sum(c.trace_flags.sampled for c, _ in new_traces) in sampled
+
+
+class TaggingSampler(Sampler):
+    """Not one of the SDK's samplers: the lean tracer has to ask it."""
+
+    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None):
+        decision = (Decision.RECORD_AND_SAMPLE if trace_id % 3 else
+                    Decision.RECORD_ONLY if trace_id % 2 else Decision.DROP)
+        return SamplingResult(decision, {**(attributes or {}), "sampler.tag": "t"}, TraceState([("s", "1")]))
+
+    def get_description(self) -> str:
+        return "tagging"
+
+
+def test_any_other_sampler_is_asked_and_its_result_kept():
+    """Its decision (record-only too), attributes and tracestate, as the SDK tracer keeps them."""
+    recorded = []
+    for make_tracer in (SDK, LEAN):
+        tracer = make_tracer(TracerProvider(sampler=TaggingSampler(), id_generator=SeededIds()))
+        spans = [tracer.start_span("GET users", None, SpanKind.SERVER, {"http.route": "/u"}) for _ in range(60)]
+        recorded.append([(s.get_span_context(), s.is_recording(), dict(s.attributes) if s.is_recording() else None)
+                         for s in spans])
+    assert recorded[0] == recorded[1]
+    assert {(c.trace_flags.sampled, recording) for c, recording, _ in recorded[0]} == {
+        (True, True), (False, True), (False, False)}
+    assert all(a == {"http.route": "/u", "sampler.tag": "t"} for _, recording, a in recorded[0] if recording)

@@ -16,6 +16,7 @@ from gateway.listen_socket import listeners
 from tests.support.gateway import ROOT, GatewayProcess
 from tests.support.services import require_linux
 
+
 def _listening_sockets(port: int) -> int:
     require_linux("the test reads /proc/net/tcp")
     return listeners(port)

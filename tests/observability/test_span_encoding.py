@@ -14,6 +14,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
+from observability.lean_spans import LeanTracer
+from observability import span_encoding
 from observability.span_encoding import encode
 
 
@@ -54,7 +56,28 @@ def _spans() -> list:
     twin = _provider("gateway", exporter).get_tracer("gateway")  # equal resource and scope, other objects
     with twin.start_as_current_span("twin"):
         pass
-    return exporter.get_finished_spans()
+    return [*exporter.get_finished_spans(), *_lean_spans(remote)]
+
+
+def _lean_spans(remote: SpanContext) -> list:
+    """The gateway's own spans (``LeanSpan``), read by the encoder without the properties."""
+    exporter = InMemorySpanExporter()
+    spans = []
+    for limits in (SpanLimits(), SpanLimits(max_span_attributes=3, max_attribute_length=4)):
+        tracer = LeanTracer(_provider("gateway", exporter, span_limits=limits), "gateway")
+        server = tracer.start_span("GET orders", trace.set_span_in_context(trace.NonRecordingSpan(remote)),
+                                   SpanKind.SERVER, {"http.request.method": "GET", "url.path": "/orders/7"})
+        client = tracer.start_span("GET", trace.set_span_in_context(server), SpanKind.CLIENT,
+                                   {"server.address": "orders", "server.port": 8000})
+        client.set_attribute("http.response.status_code", 503)
+        client.set_status(Status(StatusCode.ERROR))
+        client.end()
+        server.add_event("gateway.upstream_error", {"error.type": "timeout", "http.response.status_code": 504})
+        server.set_attribute("http.response.status_code", 504)
+        server.set_attribute("gateway.consumer", "alice")
+        server.end()
+        spans += (client, server)
+    return spans
 
 
 def test_same_request_as_the_official_encoder():
@@ -62,7 +85,7 @@ def test_same_request_as_the_official_encoder():
     official = encode_spans(spans)
     ours = ExportTraceServiceRequest.FromString(encode(spans))
     assert ours == official
-    assert len(ours.resource_spans) == 2 and sum(len(r.scope_spans) for r in ours.resource_spans) == 2
+    assert len(ours.resource_spans) == 2 and sum(len(r.scope_spans) for r in ours.resource_spans) == 3
     assert sum(len(s.spans) for r in ours.resource_spans for s in r.scope_spans) == len(spans)
 
 
@@ -70,3 +93,29 @@ def test_same_request_as_the_official_encoder():
 def test_any_slice_of_the_batch_too(cut):
     spans = _spans()
     assert ExportTraceServiceRequest.FromString(encode(spans[:cut])) == encode_spans(spans[:cut])
+
+
+
+def test_a_value_no_encoder_can_write_is_left_out_as_the_official_encoder_leaves_it():
+    tracer = LeanTracer(_provider("gateway", InMemorySpanExporter()), "gateway")
+    spans = [tracer.start_span(name, attributes={"kept": 1}) for name in ("object", "huge")]
+    spans[0].set_attribute("object", object())  # LeanSpan does not type-check on the unlimited path
+    spans[1].set_attribute("count", 1 << 70)  # beyond int64
+    for span in spans:
+        span.end()
+    request = ExportTraceServiceRequest.FromString(encode(spans))
+    assert request == encode_spans(spans)
+    assert [[a.key for a in span.attributes] for span in request.resource_spans[0].scope_spans[0].spans] == [["kept"]] * 2
+
+
+def test_a_span_that_cannot_be_encoded_is_dropped_and_counted_not_its_batch():
+    tracer = LeanTracer(_provider("gateway", InMemorySpanExporter()), "gateway")
+    good, broken = tracer.start_span("good"), tracer.start_span("broken")
+    broken.update_name(None)
+    good.end()
+    broken.end()
+    before = span_encoding.dropped
+    request = ExportTraceServiceRequest.FromString(encode([broken, good]))
+    assert [span.name for span in request.resource_spans[0].scope_spans[0].spans] == ["good"]
+    assert span_encoding.dropped == before + 1
+    assert encode([broken]) == b""

@@ -6,8 +6,10 @@ every request traced): 40% of the throughput gone and p99 at half load above 100
 from the GIL hand-offs rather than from the encoding itself. Here finished spans are
 queued (bounded, dropped beyond ``OTEL_BSP_MAX_QUEUE_SIZE``) and encoded
 (``observability.span_encoding``, held equal to the official encoder) in small slices
-(``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``, default 64) between requests, then POSTed without blocking. A dead or slow collector costs a
-warning per interval and dropped spans, never a slower request.
+(``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``, default 64) between requests, then POSTed without
+blocking by aiohttp (a 110 kB post costs 120 us of CPU there, 480 us through httpx's
+default transport). A dead or slow collector costs a warning per interval and dropped
+spans, never a slower request.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import os
 import time
 from collections import deque
 
-import httpx
+import aiohttp
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.util.re import parse_env_headers
 
@@ -58,7 +60,7 @@ class LoopSpanProcessor(SpanProcessor):
         self.dropped = 0
         self._warned = 0.0
         self.loop = loop
-        self.client = httpx.AsyncClient(timeout=self.timeout, trust_env=False)
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         self.task = loop.create_task(self._run())
 
     def on_start(self, span, parent_context=None) -> None:
@@ -99,9 +101,10 @@ class LoopSpanProcessor(SpanProcessor):
 
     async def _post(self, body: bytes, count: int) -> None:
         try:
-            response = await self.client.post(self.url, content=body, headers=self.headers)
-            problem = None if response.status_code < 300 else f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
+            async with self.session.post(self.url, data=body, headers=self.headers) as response:
+                await response.read()
+                problem = None if response.status < 300 else f"HTTP {response.status}"
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             problem = type(exc).__name__
         if problem is not None:
             self.dropped += count
@@ -115,13 +118,13 @@ class LoopSpanProcessor(SpanProcessor):
                            self.dropped)
 
     async def aclose(self, timeout: float) -> None:
-        """Send what is left (within ``timeout`` seconds), then close the client."""
+        """Send what is left (within ``timeout`` seconds), then close the session."""
         self.task.cancel()
         try:
             await asyncio.wait_for(self.export_queued(), timeout)
         except (asyncio.TimeoutError, asyncio.CancelledError):
             pass
-        await self.client.aclose()
+        await self.session.close()
 
     def shutdown(self) -> None:  # the SDK's atexit hook: the loop is gone by then
         self.queue.clear()

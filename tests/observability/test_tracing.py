@@ -116,8 +116,9 @@ def _access_line(gateway: GatewayProcess, request_id: str, timeout: float = 3.0)
     raise AssertionError(f"no access line for {request_id}:\n{gateway.logs()[-2000:]}")
 
 
-def test_collector_down_costs_nothing(upstream):
-    env = {"OTEL_SDK_DISABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+def test_collector_down_costs_nothing_but_a_warning(upstream):
+    collector = f"http://127.0.0.1:{free_port()}"
+    env = {"OTEL_SDK_DISABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": collector,
            "OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "8"}
     with GatewayProcess(gateway_config(upstream.url), env=env) as gateway, httpx.Client() as client:
         started = time.monotonic()
@@ -125,6 +126,11 @@ def test_collector_down_costs_nothing(upstream):
         elapsed = time.monotonic() - started
         assert statuses == {200}
         assert elapsed < 3.0, f"60 requests took {elapsed:.2f}s with the collector down"
+        deadline = time.monotonic() + 5
+        while f"span export to {collector}/v1/traces failed" not in gateway.logs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        warnings = [line for line in gateway.logs().splitlines() if "span export to" in line]
+        assert len(warnings) == 1 and "ClientConnectorError" in warnings[0] and "spans dropped" in warnings[0], warnings
 
 
 def test_spans_still_queued_when_the_gateway_stops_are_sent(upstream, receiver):

@@ -98,7 +98,7 @@ async def _drive(http, url: str, args, started: float, samples: list) -> None:
     interval = 1 / args.rate
     pending: set[asyncio.Task] = set()
     n = 0
-    while (now := time.monotonic()) < started + args.seconds:
+    while time.monotonic() < started + args.seconds:
         route = "healthy" if n % 2 == 0 else "faulty"
         task = asyncio.create_task(_one(http, f"{url}/{route}", route, samples))
         pending.add(task)

@@ -36,6 +36,7 @@ _DOUBLE = Struct("<d").pack
 _INT64 = 1 << 64
 _MAX_CACHED_VALUES = 256  # distinct values of one key (a path, an id: not worth keeping)
 _MAX_CACHED_KEYS = 1024
+_MAX_CACHED_LENGTH = 128  # characters of a string value kept
 
 logger = logging.getLogger("observability.tracing")
 dropped = 0  # spans that no encoder could write
@@ -198,7 +199,7 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any]) -> bytes:
     parts = []
     for key, value in attributes.items():
         kind = value.__class__
-        if kind is str or kind is int:
+        if kind is int or kind is str and len(value) <= _MAX_CACHED_LENGTH:
             values = _cache.get(key, _NONE)
             if values is _NONE:
                 if len(_cache) >= _MAX_CACHED_KEYS:

@@ -119,3 +119,19 @@ def test_a_span_that_cannot_be_encoded_is_dropped_and_counted_not_its_batch():
     assert [span.name for span in request.resource_spans[0].scope_spans[0].spans] == ["good"]
     assert span_encoding.dropped == before + 1
     assert encode([broken]) == b""
+
+
+def test_repeated_values_are_kept_within_bounds_and_encode_the_same_when_reused():
+    tracer = LeanTracer(_provider("gateway", InMemorySpanExporter()), "gateway")
+    spans = []
+    for i in range(300):
+        span = tracer.start_span("GET", attributes={"http.request.method": "GET", "url.path": f"/orders/{i}",
+                                                    "user_agent.original": "x" * 1000})
+        span.end()
+        spans.append(span)
+    assert ExportTraceServiceRequest.FromString(encode(spans)) == encode_spans(spans)
+    assert ExportTraceServiceRequest.FromString(encode(spans)) == encode_spans(spans)  # from what was kept
+    cache = span_encoding._cache
+    assert "GET" in cache["http.request.method"]
+    assert cache["url.path"] is None  # too many distinct values: no longer kept
+    assert not cache.get("user_agent.original")  # too long to keep

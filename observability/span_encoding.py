@@ -117,13 +117,15 @@ def _scope_spans(scope, encoded: list[bytes]) -> bytes:
 
 
 def _span(span: ReadableSpan) -> bytes:
-    """``ScopeSpans.spans`` entry: tag, length, ``Span``."""
-    if span.links:
-        return _field(b"\x12", _official(span))
-    try:
-        return _field(b"\x12", _span_body(span))
-    except (TypeError, ValueError, OverflowError):  # a value of a type this module does not write
-        return _field(b"\x12", _official(span))
+    """``ScopeSpans.spans`` entry: tag, length, ``Span`` (the official encoder's for links
+    or a value of a type this module does not write)."""
+    body = None
+    if not span.links:
+        try:
+            body = _span_body(span)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    return _field(b"\x12", body if body is not None else _official(span))
 
 
 def _span_body(span: ReadableSpan) -> bytes:
@@ -186,9 +188,9 @@ def _official(span: ReadableSpan) -> bytes:
 
 # --- attributes -------------------------------------------------------------------------
 
-#: per attribute key: its values' encoded ``KeyValue`` (length-prefixed, the tag differs
-#: by parent) (str and int only: True == 1 and 1.0 == 1 would
-#: collide), or None once the key has shown too many distinct values to be worth keeping
+#: per attribute key, its values' encoded ``KeyValue`` (length-prefixed; the tag depends on
+#: the parent message), or None once the key has shown too many distinct values. Only int
+#: and short str values are kept: True == 1 and 1.0 == 1 would share an entry.
 _cache: dict[str, dict[Any, bytes] | None] = {}
 
 

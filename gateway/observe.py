@@ -23,13 +23,14 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 from gateway import metrics, switches
 from gateway import runtime as runtime_module
 from observability import tracing as obs_tracing
 from observability.logging import info_lines, request_id_var
+from observability.metrics import observe_many
 
 if TYPE_CHECKING:
     import httpx
@@ -139,14 +140,18 @@ def _route(ctx: RequestContext) -> str:
 
 
 def _record(batch: list[tuple[RequestContext, int, float, int]]) -> None:
-    counted: Counter = Counter()  # counter children: one increment each per turn
+    """One update per metric child (per bucket for histograms) for the whole turn."""
+    counted: Counter = Counter()
+    durations: dict = defaultdict(list)
+    upstream_durations: dict = defaultdict(list)
     for ctx, status, elapsed, _ in batch:
         route, method = _route(ctx), _method(ctx)
         counted[metrics.requests.get(route, method, str(status))] += 1
-        metrics.duration.get(route, method).observe(elapsed, _exemplar(ctx) if metrics.EXEMPLARS else None)
+        durations[metrics.duration.get(route, method)].append(
+            (elapsed, _exemplar(ctx) if metrics.EXEMPLARS else None))
         if ctx.upstream_ms is not None and ctx.upstream:
-            metrics.upstream_duration.get(route, ctx.upstream).observe(ctx.upstream_ms / 1000)
-            _circuit(ctx.upstream)
+            upstream_durations[ctx.upstream, metrics.upstream_duration.get(route, ctx.upstream)].append(
+                (ctx.upstream_ms / 1000, None))
         failure = ctx.extra.get("auth_failure")
         if failure is not None:
             counted[metrics.auth_failures.get(route, failure[0], str(failure[1]))] += 1
@@ -154,6 +159,11 @@ def _record(batch: list[tuple[RequestContext, int, float, int]]) -> None:
             counted[metrics.ratelimit.get(route, ctx.ratelimit)] += 1
     for child, count in counted.items():
         child.inc(count)
+    for child, observations in durations.items():
+        observe_many(child, observations)
+    for (upstream, child), observations in upstream_durations.items():
+        observe_many(child, observations)
+        _circuit(upstream)
 
 
 def _circuit(upstream: str) -> None:

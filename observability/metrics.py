@@ -9,12 +9,16 @@ in that mode; single-process OpenMetrics output carries them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import time
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.metrics import _validate_exemplar as validate_exemplar
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from prometheus_client.samples import Exemplar
 
 # OpenTelemetry's default explicit buckets, in seconds, 0.005 .. 10.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -55,6 +59,40 @@ def _registry() -> CollectorRegistry:
     for collector in _extra_collectors:
         registry.register(collector)
     return registry
+
+
+def observe_many(child, observations: Sequence[tuple[float, dict[str, str] | None]]) -> None:
+    """``child.observe(amount, exemplar)`` for each observation, in one update per bucket
+    touched and one of the sum: a gateway worker records the requests finished in one turn
+    of its event loop together, and each ``observe`` takes a lock twice and walks the
+    buckets in Python (3 to 4 us a request under load). A bucket keeps the last exemplar
+    given for it, as with ``observe``. Falls back to ``observe`` for a histogram child
+    without prometheus_client's ``_upper_bounds``, ``_buckets`` and ``_sum``."""
+    bounds = getattr(child, "_upper_bounds", None)
+    if bounds is None or not hasattr(child, "_buckets") or not hasattr(child, "_sum"):
+        for amount, exemplar in observations:
+            child.observe(amount, exemplar)
+        return
+    counts: dict[int, int] = {}
+    exemplars: dict[int, tuple[dict[str, str], float]] = {}
+    total = 0.0
+    for amount, exemplar in observations:
+        total += amount
+        if amount != amount:  # NaN: no bucket holds it, as with observe
+            continue
+        bucket = bisect_left(bounds, amount)  # the first bound >= amount, as observe finds it
+        counts[bucket] = counts.get(bucket, 0) + 1
+        if exemplar:
+            exemplars[bucket] = exemplar, amount
+    child._sum.inc(total)
+    buckets = child._buckets
+    for bucket, count in counts.items():
+        buckets[bucket].inc(count)
+    if exemplars:
+        now = time.time()
+        for bucket, (exemplar, amount) in exemplars.items():
+            validate_exemplar(exemplar)
+            buckets[bucket].set_exemplar(Exemplar(exemplar, amount, now))
 
 
 def wants_openmetrics(accept: str) -> bool:

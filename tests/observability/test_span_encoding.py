@@ -63,7 +63,8 @@ def _lean_spans(remote: SpanContext) -> list:
     """The gateway's own spans (``LeanSpan``), read by the encoder without the properties."""
     exporter = InMemorySpanExporter()
     spans = []
-    for limits in (SpanLimits(), SpanLimits(max_span_attributes=3, max_attribute_length=4)):
+    for limits in (SpanLimits(), SpanLimits(max_span_attributes=3, max_attribute_length=4),
+                   SpanLimits(max_span_attributes=3, max_events=1)):
         tracer = LeanTracer(_provider("gateway", exporter, span_limits=limits), "gateway")
         server = tracer.start_span("GET orders", trace.set_span_in_context(trace.NonRecordingSpan(remote)),
                                    SpanKind.SERVER, {"http.request.method": "GET", "url.path": "/orders/7"})
@@ -72,11 +73,15 @@ def _lean_spans(remote: SpanContext) -> list:
         client.set_attribute("http.response.status_code", 503)
         client.set_status(Status(StatusCode.ERROR))
         client.end()
+        server.add_event("gateway.retry", {"attempt": 1})
         server.add_event("gateway.upstream_error", {"error.type": "timeout", "http.response.status_code": 504})
         server.set_attribute("http.response.status_code", 504)
         server.set_attribute("gateway.consumer", "alice")
         server.end()
-        spans += (client, server)
+        root = tracer.start_span("GET unmatched", None, SpanKind.SERVER, {"url.path": "/nowhere"})  # a new trace
+        root.end()
+        spans += (client, server, root)
+    assert any(span.dropped_attributes for span in spans) and any(span.dropped_events for span in spans)
     return spans
 
 
@@ -124,8 +129,8 @@ def test_a_span_that_cannot_be_encoded_is_dropped_and_counted_not_its_batch():
 def test_repeated_values_are_kept_within_bounds_and_encode_the_same_when_reused():
     tracer = LeanTracer(_provider("gateway", InMemorySpanExporter()), "gateway")
     spans = []
-    for i in range(300):
-        span = tracer.start_span("GET", attributes={"http.request.method": "GET", "url.path": f"/orders/{i}",
+    for i in range(600):
+        span = tracer.start_span("GET" if i % 2 else f"GET /orders/{i}", attributes={"http.request.method": "GET", "url.path": f"/orders/{i}",
                                                     "user_agent.original": "x" * 1000})
         span.end()
         spans.append(span)
@@ -135,3 +140,4 @@ def test_repeated_values_are_kept_within_bounds_and_encode_the_same_when_reused(
     assert "GET" in cache["http.request.method"]
     assert cache["url.path"] is None  # too many distinct values: no longer kept
     assert not cache.get("user_agent.original")  # too long to keep
+    assert len(span_encoding._names) <= 256  # span names: as many kept at most

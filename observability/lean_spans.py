@@ -27,9 +27,20 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, StaticSampler, TraceIdRatioBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import (DEFAULT_TRACE_STATE, Link, NonRecordingSpan, SpanContext, SpanKind, Status,
+                                 StatusCode, TraceFlags)
 
 _UNSET = Status(StatusCode.UNSET)
+_MAX_TRACE_ID = (1 << 128) - 1
+_MAX_SPAN_ID = (1 << 64) - 1
+
+
+def _new_context(fields: tuple) -> SpanContext:
+    """``SpanContext(...)`` from its six fields, ``is_valid`` computed by the caller: the
+    constructor's keyword handling and checks cost 0.2 us per span."""
+    return tuple.__new__(SpanContext, fields)
+
+
 _MISSING = object()
 _RANDOM = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)
 
@@ -63,10 +74,10 @@ def _decider(sampler) -> Callable[[SpanContext | None, int], bool] | None:
         def parent_based(parent: SpanContext | None, trace_id: int) -> bool:
             if parent is None:
                 return root(parent, trace_id)
-            if parent.is_remote:
-                branch = remote_sampled if parent.trace_flags.sampled else remote_not_sampled
+            if parent[2]:  # remote
+                branch = remote_sampled if parent[3] & TraceFlags.SAMPLED else remote_not_sampled
             else:
-                branch = local_sampled if parent.trace_flags.sampled else local_not_sampled
+                branch = local_sampled if parent[3] & TraceFlags.SAMPLED else local_not_sampled
             return branch(parent, trace_id)
 
         return parent_based
@@ -88,27 +99,33 @@ class LeanTracer:
         self.max_attributes = _count(limits.max_span_attributes)
         self.max_events = _count(limits.max_events)
         self.max_event_attributes = _count(limits.max_event_attributes)
-        self.flags = {(sampled, random): TraceFlags((TraceFlags.SAMPLED if sampled else 0) | (_RANDOM if random else 0))
-                      for sampled in (False, True) for random in (False, True)}
+        self.random_ids = self.ids.is_trace_id_random()
+        #: by [sampled][random trace id]
+        self.flags = tuple(tuple(TraceFlags((TraceFlags.SAMPLED if sampled else 0) | (_RANDOM if random else 0))
+                                 for random in (False, True)) for sampled in (False, True))
 
     def start_span(self, name: str, context=None, kind: SpanKind = SpanKind.INTERNAL,
                    attributes: dict[str, Any] | None = None) -> trace.Span:
+        # a SpanContext is a tuple (trace id, span id, remote, flags, state, valid): read by
+        # index, not through its properties, here as in the decider
         parent = trace.get_current_span(context).get_span_context()
-        if parent is None or not parent.is_valid:
+        if parent is None or not parent[5]:
             parent = trace_state = None
             trace_id = self.ids.generate_trace_id()
-            random = self.ids.is_trace_id_random()
+            random = self.random_ids
         else:
-            trace_id, trace_state = parent.trace_id, parent.trace_state
-            random = parent.trace_flags.random_trace_id
+            trace_id, _, _, flags, trace_state, _ = parent
+            random = flags & _RANDOM
         if self.decide is not None:  # what the sampler would say, without asking it
             sampled = recording = self.decide(parent, trace_id)
         else:
             result = self.sampler.should_sample(context, trace_id, name, kind, attributes)
             sampled, recording = result.decision.is_sampled(), result.decision.is_recording()
             trace_state, attributes = result.trace_state, result.attributes
-        span_context = SpanContext(trace_id, self.ids.generate_span_id(), False, self.flags[sampled, random],
-                                   trace_state)
+        span_id = self.ids.generate_span_id()
+        span_context = _new_context((trace_id, span_id, False, self.flags[bool(sampled)][bool(random)],
+                                     DEFAULT_TRACE_STATE if trace_state is None else trace_state,
+                                     0 < trace_id <= _MAX_TRACE_ID and 0 < span_id <= _MAX_SPAN_ID))
         if not recording:
             return NonRecordingSpan(span_context)
         span = LeanSpan(self, name, span_context, parent, kind, dict(attributes) if attributes else {})

@@ -178,15 +178,15 @@ def _access_fields(ctx: RequestContext, status: int, elapsed: float, bytes_out: 
     if ctx.trace_context is not None:
         trace_id, span_id = ctx.trace_context[3:35], ctx.trace_context[36:52]
     identity = ctx.identity
-    return {
+    return {  # the ids first: info_lines writes them where logging would
+        "trace_id": trace_id, "span_id": span_id, "request_id": ctx.request_id,
         "event": "access", "route": _route(ctx), "method": ctx.request.method, "path": ctx.path,
         "status": status, "duration_ms": round(elapsed * 1000, 3), "upstream": ctx.upstream,
         "upstream_status": ctx.upstream_status,
         "upstream_ms": None if ctx.upstream_ms is None else round(ctx.upstream_ms, 3),
         "bytes_out": bytes_out, "client_ip": ctx.client_ip,
         "consumer": identity.consumer if identity is not None else None,
-        "ratelimit": ctx.ratelimit, "request_id": ctx.request_id,
-        "trace_id": trace_id, "span_id": span_id,
+        "ratelimit": ctx.ratelimit,
     }
 
 

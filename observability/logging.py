@@ -164,9 +164,11 @@ def info_lines(logger: logging.Logger, message: str, lines: list[dict[str, Any]]
     For the gateway's access lines (one per request; profiled at ~50 us a line under load
     through ``logging``): when their only destination is ``setup()``'s stdout handler, the
     lines are built straight from the fields, without a ``LogRecord``, and written at once.
-    Each line's fields carry their own ``trace_id``, ``span_id`` and ``request_id`` (they
-    are not looked up in the current context). Any other handler, filter or format
-    (console, pytest's caplog) takes the logging path.
+    Each line's fields carry their own ``trace_id``, ``span_id`` and ``request_id``, first
+    and in that order (where ``logging`` puts them), and none of ``timestamp``, ``level``,
+    ``logger``, ``message`` and ``service``: a JSON line is the head's JSON and the
+    fields' JSON spliced, not a merged dict (0.3 us a line less). Any other handler,
+    filter or format (console, pytest's caplog) takes the logging path.
     """
     handler = _direct_handler(logger)
     if handler is None:
@@ -175,12 +177,11 @@ def info_lines(logger: logging.Logger, message: str, lines: list[dict[str, Any]]
         return
     head = {"timestamp": _rfc3339(time.time()), "level": "INFO", "logger": logger.name, "message": message,
             "service": _service}
-    ecs = _format == "ecs"
-    texts = []
-    for fields in lines:
-        line = {**head, "trace_id": fields.get("trace_id"), "span_id": fields.get("span_id"),
-                "request_id": fields.get("request_id"), **fields}
-        texts.append(_dumps(_ecs(line) if ecs else line))
+    if _format == "ecs":
+        texts = [_dumps(_ecs({**head, **fields})) for fields in lines]
+    else:
+        opening = _dumps(head)[:-1] + ","  # '{"timestamp":...,"service":"gateway",'
+        texts = [opening + _dumps(fields)[1:] if fields else _dumps(head) for fields in lines]
     texts.append("")
     handler.acquire()
     try:

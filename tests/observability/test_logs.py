@@ -109,8 +109,8 @@ def test_a_client_that_hangs_up_is_logged_as_499_without_waiting_for_the_upstrea
 
 def test_the_direct_access_line_is_the_line_logging_would_write(monkeypatch):
     """``info_lines`` skips the LogRecord for speed; the JSON and ECS lines must not change."""
-    fields = {"event": "access", "route": "r", "method": "GET", "path": "/x", "status": 200, "duration_ms": 1.5,
-              "upstream": None, "request_id": "rid", "trace_id": None, "span_id": None, "consumer": "zoë"}
+    fields = {"trace_id": None, "span_id": None, "request_id": "rid", "event": "access", "route": "r", "method": "GET",
+              "path": "/x", "status": 200, "duration_ms": 1.5, "upstream": None, "consumer": "zoë"}
     logger, root = logging.getLogger("gateway.access"), logging.getLogger()
     previous = root.level
     root.setLevel(logging.INFO)
@@ -146,3 +146,23 @@ def _compare_direct_and_logged(monkeypatch, logger, root, fields) -> None:
             assert obs_logging._direct_handler(logger) is None
         finally:
             logger.removeHandler(extra)
+
+
+def test_the_gateway_access_line_is_the_line_logging_would_write(monkeypatch):
+    """The gateway's own access fields keep ``info_lines``' contract: the ids first, no
+    key of the line's head."""
+    from gateway import observe
+    from gateway.context import RequestContext, ScopeRequest
+
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
+    ctx = RequestContext(request=ScopeRequest(scope), route=None, path="/x", client_ip="10.0.0.1", request_id="rid")
+    fields = observe._access_fields(ctx, 404, 0.0015, 10)
+    assert list(fields)[:3] == ["trace_id", "span_id", "request_id"]
+    assert not fields.keys() & {"timestamp", "level", "logger", "message", "service"}
+    logger, root = logging.getLogger("gateway.access"), logging.getLogger()
+    previous = root.level
+    root.setLevel(logging.INFO)
+    try:
+        _compare_direct_and_logged(monkeypatch, logger, root, fields)
+    finally:
+        root.setLevel(previous)

@@ -208,32 +208,36 @@ def _official(span: ReadableSpan) -> bytes:
 
 # --- attributes -------------------------------------------------------------------------
 
-#: per attribute key, its values' encoded ``KeyValue`` (length-prefixed; the tag depends on
-#: the parent message), or None once the key has shown too many distinct values. Only int
-#: and short str values are kept: True == 1 and 1.0 == 1 would share an entry.
-_cache: dict[str, dict[Any, bytes] | None] = {}
+#: per parent tag (span, event, scope, resource), per attribute key, its values' encoded
+#: ``KeyValue`` field (tag, length, message), or None once the key has shown too many
+#: distinct values. Only int and short str values are kept: True == 1 and 1.0 == 1 would
+#: share an entry.
+_caches: dict[bytes, dict[str, dict[Any, bytes] | None]] = {}
 
 
 def _attributes(tag: bytes, attributes: Mapping[str, Any]) -> bytes:
     """Each attribute as a repeated ``KeyValue`` field with ``tag``."""
     if not attributes:
         return b""
+    cache = _caches.get(tag)
+    if cache is None:
+        cache = _caches[tag] = {}
     parts = []
     for key, value in attributes.items():
         kind = value.__class__
         if kind is int or kind is str and len(value) <= _MAX_CACHED_LENGTH:
-            values = _cache.get(key, _NONE)
+            values = cache.get(key, _NONE)
             if values is _NONE:
-                if len(_cache) >= _MAX_CACHED_KEYS:
-                    _cache.clear()
-                values = _cache[key] = {}
+                if len(cache) >= _MAX_CACHED_KEYS:
+                    cache.clear()
+                values = cache[key] = {}
             if values is not None:
                 encoded = values.get(value)
                 if encoded is None:
                     if len(values) >= _MAX_CACHED_VALUES:
-                        _cache[key] = None
-                    encoded = values[value] = _delimited(_key_value(key, value))
-                parts += (tag, encoded)
+                        cache[key] = None
+                    encoded = values[value] = tag + _delimited(_key_value(key, value))
+                parts.append(encoded)
                 continue
         parts += (tag, _delimited(_key_value(key, value)))
     return b"".join(parts)

@@ -23,7 +23,7 @@ import asyncio
 import contextvars
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from gateway import metrics, switches
@@ -140,30 +140,36 @@ def _route(ctx: RequestContext) -> str:
 
 
 def _record(batch: list[tuple[RequestContext, int, float, int]]) -> None:
-    """One update per metric child (per bucket for histograms) for the whole turn."""
+    """One update per metric child (per bucket for histograms) for the whole turn: the
+    requests are grouped by their labels first, their children looked up once a group."""
+    groups: dict[tuple, list[RequestContext]] = {}
     counted: Counter = Counter()
-    durations: dict = defaultdict(list)
-    upstream_durations: dict = defaultdict(list)
-    for ctx, status, elapsed, _ in batch:
-        route, method = _route(ctx), _method(ctx)
-        counted[metrics.requests.get(route, method, str(status))] += 1
-        durations[metrics.duration.get(route, method)].append(
-            (elapsed, _exemplar(ctx) if metrics.EXEMPLARS else None))
-        if ctx.upstream_ms is not None and ctx.upstream:
-            upstream_durations[ctx.upstream, metrics.upstream_duration.get(route, ctx.upstream)].append(
-                (ctx.upstream_ms / 1000, None))
+    for record in batch:
+        ctx = record[0]
+        route = ctx.route
+        key = (route.name if route is not None else "unmatched", ctx.request.method, record[1],
+               ctx.upstream if ctx.upstream_ms is not None else None)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [record]
+        else:
+            group.append(record)
         failure = ctx.extra.get("auth_failure")
         if failure is not None:
-            counted[metrics.auth_failures.get(route, failure[0], str(failure[1]))] += 1
+            counted[metrics.auth_failures.get(key[0], failure[0], str(failure[1]))] += 1
         if ctx.ratelimit is not None:
-            counted[metrics.ratelimit.get(route, ctx.ratelimit)] += 1
+            counted[metrics.ratelimit.get(key[0], ctx.ratelimit)] += 1
+    for (route, method, status, upstream), records in groups.items():
+        method = method if method in METHODS else "OTHER"
+        counted[metrics.requests.get(route, method, str(status))] += len(records)
+        observe_many(metrics.duration.get(route, method),
+                     [(elapsed, _exemplar(ctx) if metrics.EXEMPLARS else None) for ctx, _, elapsed, _ in records])
+        if upstream:
+            observe_many(metrics.upstream_duration.get(route, upstream),
+                         [(ctx.upstream_ms / 1000, None) for ctx, _, _, _ in records])
+            _circuit(upstream)
     for child, count in counted.items():
         child.inc(count)
-    for child, observations in durations.items():
-        observe_many(child, observations)
-    for (upstream, child), observations in upstream_durations.items():
-        observe_many(child, observations)
-        _circuit(upstream)
 
 
 def _circuit(upstream: str) -> None:

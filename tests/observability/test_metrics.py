@@ -72,11 +72,18 @@ def test_totals_are_exact_across_workers(upstream):
                 assert httpx.get(f"{gateway.url}/api/echo/{i}").status_code == 200
         for _ in range(30):
             client.get(f"{gateway.url}/keyed/x")
+        for _ in range(10):  # a method outside the HTTP set is counted as OTHER
+            client.request("PURGE", f"{gateway.url}/api/echo/cache")
         text = _metrics(gateway).text
     assert _value(text, 'gateway_requests_total{method="GET",route="echo",status_code="200"}') == 120
     assert _value(text, 'gateway_requests_total{method="GET",route="keyed",status_code="401"}') == 30
     assert _value(text, 'gateway_auth_failures_total{policy="api_key",reason="missing_api_key",route="keyed"}') == 30
     assert _value(text, 'gateway_request_duration_seconds_count{method="GET",route="echo"}') == 120
+    assert _value(text, 'gateway_requests_total{method="OTHER",route="echo"') == 10
+    assert _value(text, 'gateway_request_duration_seconds_count{method="OTHER",route="echo"}') == 10
+    # the upstream answered the echo route's 130 requests; the keyed ones never reached it
+    assert _value(text, 'gateway_upstream_duration_seconds_count{route="echo",upstream="a"}') == 130
+    assert _value(text, 'gateway_upstream_duration_seconds_count{route="keyed"') == 0
     assert _value(text, "gateway_requests_in_flight") == 0
 
 

@@ -136,6 +136,16 @@ class LeanTracer:
 class LeanSpan(trace.Span, ReadableSpan):
     # ReadableSpan's properties read these fields; its __init__ is not called (it would
     # build a default Resource).
+    # what every span starts with, as class attributes: assigned on the instance only when
+    # it changes (a new list on the first event), ~0.1 us per span less than assigning all
+    _events: list[Event] | tuple = ()
+    _links: tuple[Link, ...] = ()
+    _status = _UNSET
+    _instrumentation_info = None
+    _end_time: int | None = None
+    _dropped_attributes = 0
+    _dropped_events = 0
+
     def __init__(self, tracer: LeanTracer, name: str, context: SpanContext, parent: SpanContext | None,
                  kind: SpanKind, attributes: dict[str, Any]) -> None:
         self._tracer = tracer
@@ -144,15 +154,8 @@ class LeanSpan(trace.Span, ReadableSpan):
         self._parent = parent
         self._kind = kind
         self._attributes = attributes
-        self._events: list[Event] = []
-        self._links: tuple[Link, ...] = ()
-        self._status = _UNSET
         self._resource = tracer.resource
         self._instrumentation_scope = tracer.scope
-        self._instrumentation_info = None
-        self._end_time: int | None = None
-        self._dropped_attributes = 0
-        self._dropped_events = 0
         if tracer.max_length is not None or len(attributes) > tracer.max_attributes:
             # the SDK's own bounded mapping: truncation, eviction and validation as in the SDK
             self._attributes = BoundedAttributes(tracer.max_attributes, attributes, immutable=False,
@@ -197,6 +200,8 @@ class LeanSpan(trace.Span, ReadableSpan):
         if self._end_time is not None:
             return
         tracer = self._tracer
+        if self._events.__class__ is tuple:
+            self._events = []
         if len(self._events) >= tracer.max_events:
             self._dropped_events += 1  # the oldest goes, as in the SDK
             if not self._events:

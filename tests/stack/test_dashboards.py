@@ -192,6 +192,7 @@ def prometheus():
                                 start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url, prom)
+        _wait_for_first_scrapes(url)
         _load(gateway.url, identity.url, seconds=6)
         _wait_for_rates(url)
         yield {"url": url, "gateway": gateway}
@@ -215,6 +216,17 @@ def _wait_ready(url: str, proc) -> None:
             pass
         time.sleep(0.2)
     raise TimeoutError("prometheus not ready")
+
+
+def _wait_for_first_scrapes(url: str) -> None:
+    """Prometheus applies new targets on a 5 s tick after it is ready: a load sent before
+    the first scrape would land as the series' first sample, and give no rate at all."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if len(query(url, "up == 1")["data"]["result"]) == 2:
+            return
+        time.sleep(0.2)
+    raise TimeoutError("prometheus never scraped both targets")
 
 
 def query(url: str, expr: str) -> dict:

@@ -15,6 +15,7 @@ INSTALLED_APPS: list[str] = []
 MIDDLEWARE: list[str] = []
 DATABASES: dict = {}
 USE_TZ = True
+TIME_ZONE = "UTC"  # Django's default (America/Chicago) would set TZ for the process and its children
 USE_I18N = False
 DEFAULT_CHARSET = "utf-8"
 # The proxy streams the body itself; Django's own cap only applies to request.body.

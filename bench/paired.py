@@ -1,0 +1,84 @@
+"""Two gateway configurations measured at the same time on one core:
+``python -m bench.paired open observed [--rounds 6] [--seconds 5]``.
+
+On a shared VM the machine's speed drifts by 10% and more between runs a few seconds
+apart (seen here: the same `open` gateway at 1,822 and 3,084 req/s in one session), so
+the ratio of two runs made one after the other carries that drift. Here both gateways
+are pinned to CPU 0 and loaded at once, each by its own wrk on the other CPUs: the
+kernel splits the core between them, whatever the machine does hits both, and the
+ratio of their req/s is the ratio of their CPU per request.
+
+Read it beside ``python -m bench``, not instead: two processes sharing a core switch
+more than one alone, and a configuration that leans on an unpinned process (Redis)
+finds it competing for CPU 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bench import features, servers
+from bench.load import run_load
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.paired")
+    parser.add_argument("baseline", help="a gateway configuration of bench.features (open, secured, ...)")
+    parser.add_argument("other", help="the configuration compared with it (observed, full, ...)")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args(argv)
+    if (os.cpu_count() or 1) < 2:
+        print("needs 2 cores: the gateways on one, their load on the others", file=sys.stderr)
+        return 2
+    sut, load = "0", f"1-{os.cpu_count() - 1}"
+    origin = servers.nginx_origin(load) or servers.python_origin(load)
+    sink = features.otlp_sink(load)
+    gateways: list[tuple[servers.Process, dict]] = []
+    try:
+        origin.wait_ready()
+        sink.wait_ready()
+        folder = Path(tempfile.mkdtemp(prefix="bench-paired-"))
+        configurations = features.configurations(features.Signer(folder), sink.url)
+        unknown = {args.baseline, args.other} - set(configurations)
+        if unknown:
+            parser.error(f"unknown configuration(s): {', '.join(sorted(unknown))}")
+        for name in (args.baseline, args.other):
+            policies, env, headers = configurations[name]
+            config = features.gateway_config(origin.url, policies, folder)
+            gateways.append((servers.gateway(name, config, cpus=sut, workers=1, env=env), headers))
+        for gateway, _ in gateways:
+            gateway.wait_ready("/bench")
+
+        def measure(index: int, seconds: float) -> float:
+            gateway, headers = gateways[index]
+            return run_load(gateway.url + "/bench", connections=args.connections, seconds=seconds,
+                            headers=headers, cpus=load).rps
+
+        ratios = []
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda index: measure(index, 2), (0, 1)))  # warm-up
+            for number in range(args.rounds):
+                baseline, other = pool.map(lambda index: measure(index, args.seconds), (0, 1))
+                ratios.append(other / baseline)
+                print(f"round {number + 1}: {args.baseline} {baseline:.0f} req/s, {args.other} {other:.0f} req/s,"
+                      f" ratio {ratios[-1]:.3f}", flush=True)
+        print(f"{args.other}/{args.baseline}: median {statistics.median(ratios):.3f}"
+              f" (rounds {min(ratios):.3f} .. {max(ratios):.3f})")
+    finally:
+        for gateway, _ in gateways:
+            gateway.stop()
+        origin.stop()
+        sink.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -192,7 +192,7 @@ def prometheus():
                                 start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url, prom)
-        _wait_for_first_scrapes(url)
+        _wait_for_first_scrapes(url, len(scrape["scrape_configs"]))
         _load(gateway.url, identity.url, seconds=6)
         _wait_for_rates(url)
         yield {"url": url, "gateway": gateway}
@@ -218,15 +218,21 @@ def _wait_ready(url: str, proc) -> None:
     raise TimeoutError("prometheus not ready")
 
 
-def _wait_for_first_scrapes(url: str) -> None:
+def _wait_for_first_scrapes(url: str, targets: int) -> None:
     """Prometheus applies new targets on a 5 s tick after it is ready: a load sent before
     the first scrape would land as the series' first sample, and give no rate at all."""
-    deadline = time.monotonic() + 30
+    if not _query_until(url, "up == 1", lambda result: len(result) == targets, timeout=30):
+        raise TimeoutError(f"prometheus never scraped all {targets} targets")
+
+
+def _query_until(url: str, expr: str, done, timeout: float) -> bool:
+    """Whether ``expr``'s result satisfied ``done`` within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if len(query(url, "up == 1")["data"]["result"]) == 2:
-            return
-        time.sleep(0.2)
-    raise TimeoutError("prometheus never scraped both targets")
+        if done(query(url, expr)["data"]["result"]):
+            return True
+        time.sleep(0.25)
+    return False
 
 
 def query(url: str, expr: str) -> dict:
@@ -234,11 +240,8 @@ def query(url: str, expr: str) -> dict:
 
 
 def _wait_for_rates(url: str) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if query(url, "sum(rate(gateway_requests_total[1m])) > 0")["data"]["result"]:
-            return
-        time.sleep(0.5)
+    if _query_until(url, "sum(rate(gateway_requests_total[1m])) > 0", bool, timeout=20):
+        return
     targets = httpx.get(f"{url}/api/v1/targets", timeout=5).json()
     pytest.fail(f"no gateway_requests_total rate after the load (gateway /-/metrics not implemented?): {targets}")
 

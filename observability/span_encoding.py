@@ -36,7 +36,6 @@ _FLAGS = {flags: b"\x85\x01" + flags.to_bytes(4, "little") for flags in (_LOCAL,
 _DOUBLE = Struct("<d").pack
 _INT64 = 1 << 64
 _MAX_CACHED_VALUES = 256  # distinct values of one key (a path, an id: not worth keeping)
-_MAX_CACHED_KEYS = 1024
 _MAX_CACHED_LENGTH = 128  # characters of a string value kept
 
 logger = logging.getLogger("observability.tracing")
@@ -81,7 +80,16 @@ def encode(spans: Sequence[ReadableSpan]) -> bytes:
             resource, scope = span.resource, span.instrumentation_scope
             encoded = groups.setdefault(resource, {}).setdefault(scope or None, [])
         try:
-            encoded.append(_span(span))
+            body = None
+            if span.__class__ is LeanSpan and not span._links:  # the gateway's: the common case first
+                try:
+                    body = _span_body(span)
+                except (TypeError, ValueError, OverflowError):
+                    pass
+            if body is None:
+                body = _span(span)
+            size = len(body)  # the ScopeSpans.spans field: tag, length, Span
+            encoded.append(b"\x12" + (_SHORT[size] if size < 16384 else _varint(size)) + body)
         except Exception:  # noqa: BLE001 - a span neither encoder can write: lose it, not the batch
             dropped += 1
             if dropped == 1 or dropped % 1000 == 0:
@@ -118,15 +126,14 @@ def _scope_spans(scope, encoded: list[bytes]) -> bytes:
 
 
 def _span(span: ReadableSpan) -> bytes:
-    """``ScopeSpans.spans`` entry: tag, length, ``Span`` (the official encoder's for links
-    or a value of a type this module does not write)."""
-    body = None
+    """A serialised ``Span`` (the official encoder's for links or a value of a type this
+    module does not write)."""
     if not (span._links if span.__class__ is LeanSpan else span.links):
         try:
-            body = _span_body(span)
+            return _span_body(span)
         except (TypeError, ValueError, OverflowError):
             pass
-    return _field(b"\x12", body if body is not None else _official(span))
+    return _official(span)
 
 
 def _span_body(span: ReadableSpan) -> bytes:
@@ -148,7 +155,7 @@ def _span_body(span: ReadableSpan) -> bytes:
         parts.append(_field(b"\x1a", ",".join(f"{k}={v}" for k, v in trace_state.items()).encode()))
     if parent is not None:
         parts += (b"\x22\x08", parent[1].to_bytes(8, "big"))
-    parts += (_name(name), _KIND[kind._value_], _TIMES(0x39, start, 0x41, end))
+    parts += (_names.get(name) or _name(name), _KIND[kind._value_], _TIMES(0x39, start, 0x41, end))
     if attributes:
         parts.append(_attributes(b"\x4a", attributes))
     if dropped_attributes:
@@ -208,11 +215,14 @@ def _official(span: ReadableSpan) -> bytes:
 
 # --- attributes -------------------------------------------------------------------------
 
-#: per parent tag (span, event, scope, resource), per attribute key, its values' encoded
-#: ``KeyValue`` field (tag, length, message), or None once the key has shown too many
-#: distinct values. Only int and short str values are kept: True == 1 and 1.0 == 1 would
-#: share an entry.
-_caches: dict[bytes, dict[str, dict[Any, bytes] | None]] = {}
+#: per parent tag (span, event, scope, resource): the encoded ``KeyValue`` field (tag,
+#: length, message) of an attribute, by its ``(key, value)`` item as ``items()`` gives it
+#: (one lookup an attribute, no tuple built). Only int and short str values are kept, and
+#: a hit counts only for those types: True == 1 and 1.0 == 1 find the same entry.
+_caches: dict[bytes, dict[tuple[str, Any], bytes]] = {}
+#: per parent tag, per key, how many of its values are kept (a key stops at the limit)
+_distinct: dict[bytes, dict[str, int]] = {}
+_MAX_CACHED = 4096  # entries per tag, all keys together
 
 
 def _attributes(tag: bytes, attributes: Mapping[str, Any]) -> bytes:
@@ -223,24 +233,32 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any]) -> bytes:
     if cache is None:
         cache = _caches[tag] = {}
     parts = []
-    for key, value in attributes.items():
-        kind = value.__class__
-        if kind is int or kind is str and len(value) <= _MAX_CACHED_LENGTH:
-            values = cache.get(key, _NONE)
-            if values is _NONE:
-                if len(cache) >= _MAX_CACHED_KEYS:
-                    cache.clear()
-                values = cache[key] = {}
-            if values is not None:
-                encoded = values.get(value)
-                if encoded is None:
-                    if len(values) >= _MAX_CACHED_VALUES:
-                        cache[key] = None
-                    encoded = values[value] = tag + _delimited(_key_value(key, value))
+    for item in attributes.items():
+        encoded = cache.get(item)
+        if encoded is not None:
+            kind = item[1].__class__
+            if kind is str or kind is int:
                 parts.append(encoded)
                 continue
-        parts += (tag, _delimited(_key_value(key, value)))
+        parts.append(_attribute(tag, cache, item))
     return b"".join(parts)
+
+
+def _attribute(tag: bytes, cache: dict, item: tuple[str, Any]) -> bytes:
+    key, value = item
+    encoded = tag + _delimited(_key_value(key, value))
+    kind = value.__class__
+    if kind is int or kind is str and len(value) <= _MAX_CACHED_LENGTH:
+        distinct = _distinct.setdefault(tag, {})
+        kept = distinct.get(key, 0)
+        if kept < _MAX_CACHED_VALUES:
+            if len(cache) >= _MAX_CACHED:
+                cache.clear()
+                distinct.clear()
+                kept = 0
+            cache[item] = encoded
+            distinct[key] = kept + 1
+    return encoded
 
 
 def _key_value(key: str, value: Any) -> bytes:

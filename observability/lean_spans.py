@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import Decision, ParentBased, StaticSampler, TraceIdRatioBased
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import (DEFAULT_TRACE_STATE, Link, NonRecordingSpan, SpanContext, SpanKind, Status,
@@ -93,6 +93,10 @@ class LeanTracer:
         self.ids = provider.id_generator
         self.resource = provider.resource
         self.processor = provider._active_span_processor  # every processor added, now or later
+        self._seen: tuple | None = None
+        self.starts: tuple[Callable, ...] = ()
+        self.ends: tuple[Callable, ...] = ()
+        self.refresh()
         self.scope = InstrumentationScope(name)
         limits = provider._span_limits
         self.max_length = limits.max_attribute_length
@@ -104,11 +108,26 @@ class LeanTracer:
         self.flags = tuple(tuple(TraceFlags((TraceFlags.SAMPLED if sampled else 0) | (_RANDOM if random else 0))
                                  for random in (False, True)) for sampled in (False, True))
 
+    def refresh(self) -> None:
+        """The provider's processors, to be called directly: the SDK's multi-processor loop
+        and a processor's no-op ``on_start`` are two Python calls per span each way. Its
+        ``_span_processors`` tuple is replaced when a processor is added, so comparing it by
+        identity finds additions; without one, the multi-processor is called."""
+        processors = self._seen = getattr(self.processor, "_span_processors", None)
+        if not isinstance(processors, tuple):
+            processors = (self.processor,)
+        self.starts = tuple(p.on_start for p in processors if type(p).on_start is not SpanProcessor.on_start)
+        self.ends = tuple(p.on_end for p in processors)
     def start_span(self, name: str, context=None, kind: SpanKind = SpanKind.INTERNAL,
                    attributes: dict[str, Any] | None = None) -> trace.Span:
+        return self.start(name, trace.get_current_span(context).get_span_context(), kind, attributes, context)
+
+    def start(self, name: str, parent: SpanContext | None, kind: SpanKind = SpanKind.INTERNAL,
+              attributes: dict[str, Any] | None = None, context=None) -> trace.Span:
+        """``start_span`` with the parent's span context given (None: a new trace), as the
+        gateway knows it: reading it from the current context costs four calls a span."""
         # a SpanContext is a tuple (trace id, span id, remote, flags, state, valid): read by
         # index, not through its properties, here as in the decider
-        parent = trace.get_current_span(context).get_span_context()
         if parent is None or not parent[5]:
             parent = trace_state = None
             trace_id = self.ids.generate_trace_id()
@@ -119,6 +138,8 @@ class LeanTracer:
         if self.decide is not None:  # what the sampler would say, without asking it
             sampled = recording = self.decide(parent, trace_id)
         else:
+            if context is None and parent is not None:
+                context = trace.set_span_in_context(NonRecordingSpan(parent))
             result = self.sampler.should_sample(context, trace_id, name, kind, attributes)
             sampled, recording = result.decision.is_sampled(), result.decision.is_recording()
             trace_state, attributes = result.trace_state, result.attributes
@@ -129,7 +150,10 @@ class LeanTracer:
         if not recording:
             return NonRecordingSpan(span_context)
         span = LeanSpan(self, name, span_context, parent, kind, dict(attributes) if attributes else {})
-        self.processor.on_start(span, context)
+        if getattr(self.processor, "_span_processors", None) is not self._seen:
+            self.refresh()
+        for on_start in self.starts:
+            on_start(span, context)
         return span
 
 
@@ -244,4 +268,8 @@ class LeanSpan(trace.Span, ReadableSpan):
         if self._end_time is not None:
             return
         self._end_time = end_time if end_time is not None else time_ns()
-        self._tracer.processor.on_end(self)
+        tracer = self._tracer
+        if getattr(tracer.processor, "_span_processors", None) is not tracer._seen:
+            tracer.refresh()
+        for on_end in tracer.ends:
+            on_end(self)

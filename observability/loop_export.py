@@ -63,9 +63,6 @@ class LoopSpanProcessor(SpanProcessor):
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         self.task = loop.create_task(self._run())
 
-    def on_start(self, span, parent_context=None) -> None:
-        return None
-
     def on_end(self, span: ReadableSpan) -> None:
         if len(self.queue) < self.max_queue:
             self.queue.append(span)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -61,36 +62,40 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
-def observe_many(child, observations: Sequence[tuple[float, dict[str, str] | None]]) -> None:
+def observe_many(child, observations: Sequence[tuple[float, Any]],
+                 exemplar_of: Callable[[Any], dict[str, str]] | None = None) -> None:
     """``child.observe(amount, exemplar)`` for each observation, in one update per bucket
     touched and one of the sum: a gateway worker records the requests finished in one turn
     of its event loop together, and each ``observe`` takes a lock twice and walks the
     buckets in Python (3 to 4 us a request under load). A bucket keeps the last exemplar
-    given for it, as with ``observe``. Falls back to ``observe`` for a histogram child
-    without prometheus_client's ``_upper_bounds``, ``_buckets`` and ``_sum``."""
+    given for it, as with ``observe``. An observation is ``(amount, exemplar or None)``,
+    or with ``exemplar_of`` ``(amount, item or None)``: the exemplar is then made only for
+    the last item of each bucket. Falls back to ``observe`` for a histogram child without
+    prometheus_client's ``_upper_bounds``, ``_buckets`` and ``_sum``."""
     bounds = getattr(child, "_upper_bounds", None)
     if bounds is None or not hasattr(child, "_buckets") or not hasattr(child, "_sum"):
-        for amount, exemplar in observations:
-            child.observe(amount, exemplar)
+        for amount, item in observations:
+            child.observe(amount, exemplar_of(item) if exemplar_of is not None and item is not None else item)
         return
     counts: dict[int, int] = {}
-    exemplars: dict[int, tuple[dict[str, str], float]] = {}
+    exemplars: dict[int, tuple[Any, float]] = {}
     total = 0.0
-    for amount, exemplar in observations:
+    for amount, item in observations:
         total += amount
         if amount != amount:  # NaN: no bucket holds it, as with observe
             continue
         bucket = bisect_left(bounds, amount)  # the first bound >= amount, as observe finds it
         counts[bucket] = counts.get(bucket, 0) + 1
-        if exemplar:
-            exemplars[bucket] = exemplar, amount
+        if item is not None and (item or exemplar_of is not None):  # an empty exemplar is none
+            exemplars[bucket] = item, amount
     child._sum.inc(total)
     buckets = child._buckets
     for bucket, count in counts.items():
         buckets[bucket].inc(count)
     if exemplars:
         now = time.time()
-        for bucket, (exemplar, amount) in exemplars.items():
+        for bucket, (item, amount) in exemplars.items():
+            exemplar = exemplar_of(item) if exemplar_of is not None else item
             validate_exemplar(exemplar)
             buckets[bucket].set_exemplar(Exemplar(exemplar, amount, now))
 

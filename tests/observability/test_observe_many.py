@@ -43,6 +43,27 @@ def test_buckets_sum_count_and_exemplars_match_observe():
     assert got["latency_seconds_bucket", "0.5"].value == 8  # cumulative
 
 
+def test_exemplars_made_on_demand_are_made_once_a_bucket_for_its_last_item():
+    one_by_one, batched = CollectorRegistry(), CollectorRegistry()
+    items = [i if i % 3 == 0 else None for i in range(len(AMOUNTS))]
+    child = _histogram(one_by_one).labels("r")
+    for amount, item in zip(AMOUNTS, items):
+        child.observe(amount, None if item is None else {"trace_id": f"{item:032x}"})
+    made = []
+
+    def exemplar_of(item):
+        made.append(item)
+        return {"trace_id": f"{item:032x}"}
+
+    observe_many(_histogram(batched).labels("r"), list(zip(AMOUNTS, items)), exemplar_of)
+
+    expected, got = _samples(one_by_one), _samples(batched)
+    for key, sample in expected.items():
+        want = sample.exemplar and (sample.exemplar.labels, sample.exemplar.value)
+        assert (got[key].exemplar and (got[key].exemplar.labels, got[key].exemplar.value)) == want, key
+    assert sorted(made) == [0, 6, 9]  # 3 (0.3001) shares the 0.5 bucket with the later 9
+
+
 def test_a_nan_counts_in_the_sum_only_as_with_observe():
     registry = CollectorRegistry()
     observe_many(_histogram(registry).labels("r"), [(0.2, None), (math.nan, None)])

@@ -120,12 +120,14 @@ class LeanTracer:
         self.ends = tuple(p.on_end for p in processors)
     def start_span(self, name: str, context=None, kind: SpanKind = SpanKind.INTERNAL,
                    attributes: dict[str, Any] | None = None) -> trace.Span:
-        return self.start(name, trace.get_current_span(context).get_span_context(), kind, attributes, context)
+        return self.start(name, trace.get_current_span(context).get_span_context(), kind,
+                          dict(attributes) if attributes else None, context)
 
     def start(self, name: str, parent: SpanContext | None, kind: SpanKind = SpanKind.INTERNAL,
               attributes: dict[str, Any] | None = None, context=None) -> trace.Span:
         """``start_span`` with the parent's span context given (None: a new trace), as the
-        gateway knows it: reading it from the current context costs four calls a span."""
+        gateway knows it: reading it from the current context costs four calls a span. The
+        span keeps ``attributes`` (not a copy): the caller gives it a dict of its own."""
         # a SpanContext is a tuple (trace id, span id, remote, flags, state, valid): read by
         # index, not through its properties, here as in the decider
         if parent is None or not parent[5]:
@@ -142,14 +144,14 @@ class LeanTracer:
                 context = trace.set_span_in_context(NonRecordingSpan(parent))
             result = self.sampler.should_sample(context, trace_id, name, kind, attributes)
             sampled, recording = result.decision.is_sampled(), result.decision.is_recording()
-            trace_state, attributes = result.trace_state, result.attributes
+            trace_state, attributes = result.trace_state, dict(result.attributes) if result.attributes else None
         span_id = self.ids.generate_span_id()
         span_context = _new_context((trace_id, span_id, False, self.flags[bool(sampled)][bool(random)],
                                      DEFAULT_TRACE_STATE if trace_state is None else trace_state,
                                      0 < trace_id <= _MAX_TRACE_ID and 0 < span_id <= _MAX_SPAN_ID))
         if not recording:
             return NonRecordingSpan(span_context)
-        span = LeanSpan(self, name, span_context, parent, kind, dict(attributes) if attributes else {})
+        span = LeanSpan(self, name, span_context, parent, kind, attributes if attributes is not None else {})
         if getattr(self.processor, "_span_processors", None) is not self._seen:
             self.refresh()
         for on_start in self.starts:

@@ -278,9 +278,14 @@ def traceresponse(ctx: RequestContext) -> str | None:
 _PROPAGATED = frozenset({b"traceparent", b"tracestate", b"baggage"})
 
 
-def _carrier(ctx: RequestContext) -> dict[str, str]:
+def _carrier(ctx: RequestContext) -> dict[str, str] | None:
+    """The trace headers to extract from, None without a ``traceparent`` (most requests:
+    Django's ``META`` says so in one lookup; nothing is continued without one)."""
+    meta = getattr(ctx.request, "META", None)
+    if meta is not None and "HTTP_TRACEPARENT" not in meta:
+        return None
     return {name.decode(): value.decode("latin-1")
-            for name, value in ctx.request.scope["headers"] if name in _PROPAGATED}
+            for name, value in ctx.request.scope["headers"] if name in _PROPAGATED} or None
 
 
 def _start_server_span(ctx: RequestContext, method: str) -> None:

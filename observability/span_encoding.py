@@ -76,8 +76,12 @@ def encode(spans: Sequence[ReadableSpan]) -> bytes:
     resource = scope = _NONE
     encoded: list[bytes] = []
     for span in spans:
-        if span.resource is not resource or span.instrumentation_scope is not scope:
-            resource, scope = span.resource, span.instrumentation_scope
+        if span.__class__ is LeanSpan:  # its fields, not ReadableSpan's two properties
+            span_resource, span_scope = span._resource, span._instrumentation_scope
+        else:
+            span_resource, span_scope = span.resource, span.instrumentation_scope
+        if span_resource is not resource or span_scope is not scope:
+            resource, scope = span_resource, span_scope
             encoded = groups.setdefault(resource, {}).setdefault(scope or None, [])
         try:
             body = None

@@ -8,6 +8,10 @@ are pinned to CPU 0 and loaded at once, each by its own wrk on the other CPUs: t
 kernel splits the core between them, whatever the machine does hits both, and the
 ratio of their req/s is the ratio of their CPU per request.
 
+``--baseline-tree PATH`` runs the baseline from another checkout (``git worktree add
+/tmp/before <commit>``): ``python -m bench.paired observed observed --baseline-tree
+/tmp/before`` measures what the commits since gained (two identical trees: 1.001).
+
 Read it beside ``python -m bench``, not instead: two processes sharing a core switch
 more than one alone, and a configuration that leans on an unpinned process (Redis)
 finds it competing for CPU 0.
@@ -34,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--baseline-tree", type=Path, help="run the baseline from this checkout of the repository")
     args = parser.parse_args(argv)
     if (os.cpu_count() or 1) < 2:
         print("needs 2 cores: the gateways on one, their load on the others", file=sys.stderr)
@@ -50,10 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         unknown = {args.baseline, args.other} - set(configurations)
         if unknown:
             parser.error(f"unknown configuration(s): {', '.join(sorted(unknown))}")
-        for name in (args.baseline, args.other):
+        for name, tree in ((args.baseline, args.baseline_tree), (args.other, None)):
             policies, env, headers = configurations[name]
             config = features.gateway_config(origin.url, policies, folder)
-            gateways.append((servers.gateway(name, config, cpus=sut, workers=1, env=env), headers))
+            gateways.append((servers.gateway(name, config, cpus=sut, workers=1, env=env, tree=tree), headers))
         for gateway, _ in gateways:
             gateway.wait_ready("/bench")
 

@@ -29,12 +29,12 @@ def free_port() -> int:
 
 class Process:
     def __init__(self, name: str, cmd: list[str], url: str, env: dict | None = None,
-                 cpus: str | None = None, listeners: int = 1) -> None:
+                 cpus: str | None = None, listeners: int = 1, cwd: Path | None = None) -> None:
         if cpus and shutil.which("taskset"):
             cmd = ["taskset", "-c", cpus, *cmd]
         self.name, self.url, self.listeners = name, url, listeners
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
+        self.proc = subprocess.Popen(cmd, cwd=cwd or ROOT, env={**os.environ, **(env or {})},
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def wait_ready(self, path: str = "/", timeout: float = 30) -> Process:
@@ -138,13 +138,16 @@ def django_arguments(port: int, workers: int = 1, server: str = "uvicorn") -> li
 
 
 def gateway(name: str, config_path: Path, *, cpus: str | None, workers: int, env: dict | None = None,
-            server: str = "uvicorn") -> Process:
+            server: str = "uvicorn", tree: Path | None = None) -> Process:
+    """The gateway of this checkout, or of ``tree`` (another checkout of the repository:
+    ``python -m`` imports its packages first, from the working directory)."""
     port = free_port()
     cmd = [sys.executable, *gateway_arguments(config_path, port, workers, server)]
     # the first worker answers before the others listen, and a load started then would put
     # every connection on it: wait for each worker's own socket (gateway.listen_socket)
     separate = server == "uvicorn" and workers > 1 and listen_socket.enabled()
-    return Process(name, cmd, f"http://127.0.0.1:{port}", env=env, cpus=cpus, listeners=workers if separate else 1)
+    return Process(name, cmd, f"http://127.0.0.1:{port}", env=env, cpus=cpus, listeners=workers if separate else 1,
+                   cwd=tree)
 
 
 def gateway_arguments(config_path: Path, port: int, workers: int = 1, server: str = "uvicorn") -> list[str]:

@@ -22,6 +22,7 @@ import traceback
 from time import time_ns
 from typing import Any, Callable
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
@@ -118,8 +119,11 @@ class LeanTracer:
             processors = (self.processor,)
         self.starts = tuple(p.on_start for p in processors if type(p).on_start is not SpanProcessor.on_start)
         self.ends = tuple(p.on_end for p in processors)
+
     def start_span(self, name: str, context=None, kind: SpanKind = SpanKind.INTERNAL,
                    attributes: dict[str, Any] | None = None) -> trace.Span:
+        if context is None:
+            context = otel_context.get_current()
         return self.start(name, trace.get_current_span(context).get_span_context(), kind,
                           dict(attributes) if attributes else None, context)
 
@@ -140,8 +144,8 @@ class LeanTracer:
         if self.decide is not None:  # what the sampler would say, without asking it
             sampled = recording = self.decide(parent, trace_id)
         else:
-            if context is None and parent is not None:
-                context = trace.set_span_in_context(NonRecordingSpan(parent))
+            if context is None:  # start(): the sampler sees the given parent (none: a new trace)
+                context = trace.set_span_in_context(NonRecordingSpan(parent) if parent is not None else trace.INVALID_SPAN)
             result = self.sampler.should_sample(context, trace_id, name, kind, attributes)
             sampled, recording = result.decision.is_sampled(), result.decision.is_recording()
             trace_state, attributes = result.trace_state, dict(result.attributes) if result.attributes else None

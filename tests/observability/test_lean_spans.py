@@ -211,3 +211,33 @@ def test_any_other_sampler_is_asked_and_its_result_kept():
     assert {(c.trace_flags.sampled, recording) for c, recording, _ in recorded[0]} == {
         (True, True), (False, True), (False, False)}
     assert all(a == {"http.route": "/u", "sampler.tag": "t"} for _, recording, a in recorded[0] if recording)
+
+
+class ParentRecordingSampler(Sampler):
+    """Samples everything and notes the parent span context it was shown."""
+
+    def __init__(self) -> None:
+        self.parents: list = []
+
+    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None):
+        self.parents.append(trace.get_current_span(parent_context).get_span_context())
+        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+
+    def get_description(self) -> str:
+        return "parent-recording"
+
+
+def test_a_sampler_is_shown_the_parent_given_to_start_not_the_current_span():
+    """The gateway passes the parent (the inbound traceparent, or none) to ``start``."""
+    sampler = ParentRecordingSampler()
+    tracer = LEAN(TracerProvider(sampler=sampler, id_generator=SeededIds()))
+    current = tracer.start("current", None)
+    token = otel_context.attach(trace.set_span_in_context(current))
+    try:
+        continued = tracer.start("GET users", REMOTE, SpanKind.SERVER)
+        new_trace = tracer.start("GET users", None, SpanKind.SERVER)
+    finally:
+        otel_context.detach(token)
+    assert sampler.parents[1] == REMOTE and continued.get_span_context().trace_id == REMOTE.trace_id
+    assert not sampler.parents[2].is_valid
+    assert new_trace.get_span_context().trace_id != current.get_span_context().trace_id

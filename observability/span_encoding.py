@@ -84,16 +84,7 @@ def encode(spans: Sequence[ReadableSpan]) -> bytes:
             resource, scope = span_resource, span_scope
             encoded = groups.setdefault(resource, {}).setdefault(scope or None, [])
         try:
-            body = None
-            if span.__class__ is LeanSpan and not span._links:  # the gateway's: the common case first
-                try:
-                    body = _span_body(span)
-                except (TypeError, ValueError, OverflowError):
-                    pass
-            if body is None:
-                body = _span(span)
-            size = len(body)  # the ScopeSpans.spans field: tag, length, Span
-            encoded.append(b"\x12" + (_SHORT[size] if size < 16384 else _varint(size)) + body)
+            encoded.append(_field(b"\x12", _span(span)))  # ScopeSpans.spans
         except Exception:  # noqa: BLE001 - a span neither encoder can write: lose it, not the batch
             dropped += 1
             if dropped == 1 or dropped % 1000 == 0:

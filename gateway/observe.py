@@ -202,8 +202,7 @@ def _access_fields(ctx: RequestContext, status: int, elapsed: float, bytes_out: 
     # string, 0.26 us each
     return {  # the ids first: info_lines writes them where logging would
         "trace_id": trace_id, "span_id": span_id, "request_id": ctx.request_id,
-        "event": "access", "route": ctx.route.name if ctx.route is not None else "unmatched",
-        "method": ctx.request.method, "path": ctx.path,
+        "event": "access", "route": _route(ctx), "method": ctx.request.method, "path": ctx.path,
         "status": status, "duration_ms": int(elapsed * 1e6 + 0.5) / 1000, "upstream": ctx.upstream,
         "upstream_status": ctx.upstream_status,
         "upstream_ms": None if ctx.upstream_ms is None else int(ctx.upstream_ms * 1000 + 0.5) / 1000,

@@ -8,7 +8,7 @@ import time
 import httpx
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from tests.observability.conftest import gateway_config
+from tests.observability.conftest import FAST_EXPORT, gateway_config
 from tests.support.gateway import GatewayProcess
 from tests.support.net import free_port
 
@@ -152,3 +152,26 @@ def test_spans_still_queued_when_the_gateway_stops_are_sent(upstream, receiver):
     for trace_id in traces:
         kinds = sorted(span.kind for span in receiver.trace(trace_id, 2))
         assert len(kinds) == 2
+
+
+def test_a_line_the_gateway_logs_during_a_request_carries_that_request_s_trace(upstream, receiver):
+    """Rate-limit store down: the warning written while the request waits for it names the
+    request's trace and server span, so an operator goes from the warning to the trace."""
+    config = gateway_config(upstream.url)
+    config["routes"].append({"name": "limited", "match": {"path_prefix": "/limited"}, "upstream": "a",
+                             "policies": [{"rate_limit": {"limits": ["100/second"], "key": "ip"}}]})
+    env = {"OTEL_SDK_DISABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, **FAST_EXPORT,
+           "LOG_FORMAT": "json", "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    with GatewayProcess(config, env=env) as gateway:
+        response = httpx.get(f"{gateway.url}/limited/x")
+        assert response.status_code == 200  # on_backend_error: allow
+        trace_id, span_id = _parse(response.headers["traceresponse"])
+        server = next(s for s in receiver.trace(trace_id, 2) if s.name == "GET limited")
+        deadline = time.monotonic() + 3
+        while "rate-limit store unavailable" not in gateway.logs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (warning,) = [json.loads(line) for line in gateway.logs().splitlines()
+                      if line.startswith("{") and "rate-limit store unavailable" in line]
+    assert (warning["level"], warning["trace_id"], warning["span_id"]) == ("WARNING", trace_id, span_id)
+    assert warning["request_id"] == response.headers["x-request-id"]
+    assert server.span_id.hex() == span_id

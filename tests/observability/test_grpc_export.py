@@ -30,7 +30,7 @@ class GrpcReceiver(trace_service_pb2_grpc.TraceServiceServicer):
         self.server.add_insecure_port(f"127.0.0.1:{self.port}")
         self.server.start()
 
-    def Export(self, request, context):  # noqa: N802 - the generated servicer's name
+    def Export(self, request, context):  # the generated servicer's name
         for resource_spans in request.resource_spans:
             service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}["service.name"]
             with self.lock:

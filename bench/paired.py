@@ -12,6 +12,10 @@ ratio of their req/s is the ratio of their CPU per request.
 /tmp/before <commit>``): ``python -m bench.paired observed observed --baseline-tree
 /tmp/before`` measures what the commits since gained (two identical trees: 1.001).
 
+``--alone`` loads one gateway at a time instead (baseline, other, baseline, ...; each other
+against the mean of the baselines around it): no second process shares the core's caches,
+at the price of the drift between two runs a few seconds apart.
+
 Read it beside ``python -m bench``, not instead: two processes sharing a core switch
 more than one alone, and a configuration that leans on an unpinned process (Redis)
 finds it competing for CPU 0.
@@ -39,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--baseline-tree", type=Path, help="run the baseline from this checkout of the repository")
+    parser.add_argument("--alone", action="store_true",
+                        help="load one gateway at a time, in alternation: each round's other against its two baselines")
     args = parser.parse_args(argv)
     if (os.cpu_count() or 1) < 2:
         print("needs 2 cores: the gateways on one, their load on the others", file=sys.stderr)
@@ -67,14 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_load(gateway.url + "/bench", connections=args.connections, seconds=seconds,
                             headers=headers, cpus=load).rps
 
-        ratios = []
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda index: measure(index, 2), (0, 1)))  # warm-up
-            for number in range(args.rounds):
-                baseline, other = pool.map(lambda index: measure(index, args.seconds), (0, 1))
-                ratios.append(other / baseline)
-                print(f"round {number + 1}: {args.baseline} {baseline:.0f} req/s, {args.other} {other:.0f} req/s,"
-                      f" ratio {ratios[-1]:.3f}", flush=True)
+        ratios = _alone(args, measure) if args.alone else _together(args, measure)
         print(f"{args.other}/{args.baseline}: median {statistics.median(ratios):.3f}"
               f" (rounds {min(ratios):.3f} .. {max(ratios):.3f})")
     finally:
@@ -83,6 +82,33 @@ def main(argv: list[str] | None = None) -> int:
         origin.stop()
         sink.stop()
     return 0
+
+
+def _together(args, measure) -> list[float]:
+    ratios = []
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda index: measure(index, 2), (0, 1)))  # warm-up
+        for number in range(args.rounds):
+            baseline, other = pool.map(lambda index: measure(index, args.seconds), (0, 1))
+            ratios.append(other / baseline)
+            print(f"round {number + 1}: {args.baseline} {baseline:.0f} req/s, {args.other} {other:.0f} req/s,"
+                  f" ratio {ratios[-1]:.3f}", flush=True)
+    return ratios
+
+
+def _alone(args, measure) -> list[float]:
+    """Baseline, other, baseline, other, ... baseline: each other against the mean of the
+    baselines around it, which cancels a drift that is steady over a round."""
+    measure(0, 2), measure(1, 2)  # warm-up
+    ratios, before = [], measure(0, args.seconds)
+    for number in range(args.rounds):
+        other = measure(1, args.seconds)
+        after = measure(0, args.seconds)
+        ratios.append(other / ((before + after) / 2))
+        print(f"round {number + 1}: {args.baseline} {before:.0f}/{after:.0f} req/s, {args.other} {other:.0f} req/s,"
+              f" ratio {ratios[-1]:.3f}", flush=True)
+        before = after
+    return ratios
 
 
 if __name__ == "__main__":

@@ -150,7 +150,7 @@ def _span_body(span: ReadableSpan) -> bytes:
         parts.append(_field(b"\x1a", ",".join(f"{k}={v}" for k, v in trace_state.items()).encode()))
     if parent is not None:
         parts += (b"\x22\x08", parent[1].to_bytes(8, "big"))
-    parts += (_names.get(name) or _name(name), _KIND[kind._value_], _TIMES(0x39, start, 0x41, end))
+    parts += (_name(name), _KIND[kind._value_], _TIMES(0x39, start, 0x41, end))
     if attributes:
         parts.append(_attributes(b"\x4a", attributes))
     if dropped_attributes:

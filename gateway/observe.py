@@ -49,6 +49,8 @@ if TRACING:
     from opentelemetry import propagate, trace
     from opentelemetry.trace import DEFAULT_TRACE_STATE, SpanKind, Status, StatusCode
 
+    from observability.lean_spans import parent_context
+
     _EMPTY = otel_context.Context()
 
 _lean_tracer = None
@@ -68,9 +70,7 @@ class _ApiTracer:
     """``LeanTracer.start`` over whatever tracer the API gives (no SDK provider installed)."""
 
     def start(self, name: str, parent, kind, attributes: dict):
-        span = trace.NonRecordingSpan(parent) if parent is not None else trace.INVALID_SPAN
-        context = trace.set_span_in_context(span, otel_context.Context())
-        return trace.get_tracer("gateway").start_span(name, context, kind, attributes)
+        return trace.get_tracer("gateway").start_span(name, parent_context(parent), kind, attributes)
 
 
 def _method(ctx: RequestContext) -> str:
@@ -242,8 +242,7 @@ def upstream_call(ctx: RequestContext, method: str, url: httpx.URL, headers: lis
             "http.request.method": method, "server.address": url.host, "server.port": port})
         sc = span.get_span_context()
         context = ctx.trace_context  # the server span's: the same trace id, formatted once
-        value = f"{context[:36]}{sc[1].to_bytes(8).hex()}{_FLAGS[sc[3]]}" if context else _traceparent(sc)
-        headers.append((b"traceparent", value.encode()))
+        headers.append((b"traceparent", _traceparent(sc, context[:36] if context else None).encode()))
     elif ctx.trace_context is not None:
         sc = server.get_span_context()
         headers.append((b"traceparent", ctx.trace_context.encode()))
@@ -308,12 +307,16 @@ def _start_server_span(ctx: RequestContext, method: str) -> None:
         ctx.trace_context = _traceparent(sc)
 
 
-def _traceparent(sc) -> str:
-    """A span context as a W3C ``traceparent`` (also the ``traceresponse`` format).
-    ``to_bytes().hex()`` takes half the time of ``:032x`` formatting, on every request;
-    the context is read as the tuple it is (trace id, span id, remote, flags, ...)."""
+def _traceparent(sc, head: str | None = None) -> str:
+    """A span context as a W3C ``traceparent`` (also the ``traceresponse`` format);
+    ``head``, when given, is its ``00-<trace id>-`` already formatted (the server span's,
+    for its client span). ``to_bytes().hex()`` takes half the time of ``:032x`` formatting,
+    on every request; the context is read as the tuple it is (trace id, span id, remote,
+    flags, ...)."""
     trace_id, span_id, _, flags, _, _ = sc
-    return f"00-{trace_id.to_bytes(16).hex()}-{span_id.to_bytes(8).hex()}{_FLAGS[flags]}"
+    if head is None:
+        head = f"00-{trace_id.to_bytes(16).hex()}-"
+    return f"{head}{span_id.to_bytes(8).hex()}{_FLAGS[flags]}"
 
 
 _FLAGS = tuple(f"-{flags:02x}" for flags in range(256))

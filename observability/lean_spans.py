@@ -85,6 +85,12 @@ def _decider(sampler) -> Callable[[SpanContext | None, int], bool] | None:
     return None
 
 
+def parent_context(parent: SpanContext | None):
+    """A context whose span is ``parent`` (none: a new trace), for APIs that read the parent
+    from a context."""
+    return trace.set_span_in_context(NonRecordingSpan(parent) if parent is not None else trace.INVALID_SPAN)
+
+
 class LeanTracer:
     """``start_span`` like the SDK tracer's, for the provider ``setup()`` installed."""
 
@@ -94,7 +100,7 @@ class LeanTracer:
         self.ids = provider.id_generator
         self.resource = provider.resource
         self.processor = provider._active_span_processor  # every processor added, now or later
-        self._seen: tuple | None = None
+        self._seen: object = _MISSING
         self.starts: tuple[Callable, ...] = ()
         self.ends: tuple[Callable, ...] = ()
         self.refresh()
@@ -113,8 +119,12 @@ class LeanTracer:
         """The provider's processors, to be called directly: the SDK's multi-processor loop
         and a processor's no-op ``on_start`` are two Python calls per span each way. Its
         ``_span_processors`` tuple is replaced when a processor is added, so comparing it by
-        identity finds additions; without one, the multi-processor is called."""
-        processors = self._seen = getattr(self.processor, "_span_processors", None)
+        identity finds additions (checked at each span's start and end); without one, the
+        multi-processor is called."""
+        processors = getattr(self.processor, "_span_processors", None)
+        if processors is self._seen:
+            return
+        self._seen = processors
         if not isinstance(processors, tuple):
             processors = (self.processor,)
         self.starts = tuple(p.on_start for p in processors if type(p).on_start is not SpanProcessor.on_start)
@@ -145,7 +155,7 @@ class LeanTracer:
             sampled = recording = self.decide(parent, trace_id)
         else:
             if context is None:  # start(): the sampler sees the given parent (none: a new trace)
-                context = trace.set_span_in_context(NonRecordingSpan(parent) if parent is not None else trace.INVALID_SPAN)
+                context = parent_context(parent)
             result = self.sampler.should_sample(context, trace_id, name, kind, attributes)
             sampled, recording = result.decision.is_sampled(), result.decision.is_recording()
             trace_state, attributes = result.trace_state, dict(result.attributes) if result.attributes else None
@@ -156,8 +166,7 @@ class LeanTracer:
         if not recording:
             return NonRecordingSpan(span_context)
         span = LeanSpan(self, name, span_context, parent, kind, attributes if attributes is not None else {})
-        if getattr(self.processor, "_span_processors", None) is not self._seen:
-            self.refresh()
+        self.refresh()
         for on_start in self.starts:
             on_start(span, context)
         return span
@@ -275,7 +284,6 @@ class LeanSpan(trace.Span, ReadableSpan):
             return
         self._end_time = end_time if end_time is not None else time_ns()
         tracer = self._tracer
-        if getattr(tracer.processor, "_span_processors", None) is not tracer._seen:
-            tracer.refresh()
+        tracer.refresh()
         for on_end in tracer.ends:
             on_end(self)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -47,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--hooks", default=",".join(HOOKS), help="module:function,... (the first counts requests)")
     args = parser.parse_args(argv)
-    sut, load = ("0", f"1-{os.cpu_count() - 1}") if (os.cpu_count() or 1) >= 2 else (None, None)
-    origin = servers.nginx_origin(load) or servers.python_origin(load)
+    sut, load = servers.cpu_split()
+    origin = servers.origin(load)
     sink = features.otlp_sink(load)
     folder = Path(tempfile.mkdtemp(prefix="bench-hooks-"))
     report = folder / "hooks.jsonl"

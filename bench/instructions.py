@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind is not installed", file=sys.stderr)
         return 2
-    origin = servers.nginx_origin(None) or servers.python_origin(None)
+    origin = servers.origin(None)
     sink = features.otlp_sink(None)
     origin.wait_ready()
     sink.wait_ready()

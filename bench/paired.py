@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     if (os.cpu_count() or 1) < 2:
         print("needs 2 cores: the gateways on one, their load on the others", file=sys.stderr)
         return 2
-    sut, load = "0", f"1-{os.cpu_count() - 1}"
-    origin = servers.nginx_origin(load) or servers.python_origin(load)
+    sut, load = servers.cpu_split()
+    origin = servers.origin(load)
     sink = features.otlp_sink(load)
     gateways: list[tuple[servers.Process, dict]] = []
     try:

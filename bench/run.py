@@ -28,11 +28,10 @@ RESULTS = Path(__file__).parent / "results"
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     cores = os.cpu_count() or 1
-    sut_cpus = "0" if cores >= 2 else None
-    load_cpus = f"1-{cores - 1}" if cores >= 2 else None
-    if args.workers > 1 and cores >= 2:
+    sut_cpus, load_cpus = servers.cpu_split()
+    if args.workers > 1:
         sut_cpus = None  # several workers need every core; say so in the table
-    origin = servers.nginx_origin(load_cpus) or servers.python_origin(load_cpus)
+    origin = servers.origin(load_cpus)
     origin.wait_ready()
     sink = features.otlp_sink(load_cpus)
     sink.wait_ready()

@@ -115,6 +115,18 @@ def python_origin(cpus: str | None) -> Process:
     return django_app("origin", "hello", cpus=cpus, workers=1)
 
 
+def origin(cpus: str | None) -> Process:
+    """The upstream every benchmark proxies to: nginx, or the Python fallback without it."""
+    return nginx_origin(cpus) or python_origin(cpus)
+
+
+def cpu_split() -> tuple[str | None, str | None]:
+    """The CPU of the server measured and the CPUs of its load: CPU 0 and the others, or
+    no pinning on a single core."""
+    cores = os.cpu_count() or 1
+    return ("0", f"1-{cores - 1}") if cores >= 2 else (None, None)
+
+
 def django_app(name: str, kind: str, *, cpus: str | None, workers: int = 1, upstream: str = "",
                server: str = "uvicorn") -> Process:
     port = free_port()

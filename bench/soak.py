@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=300, help="requests per second, both routes")
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
-    healthy = servers.nginx_origin(None) or servers.python_origin(None)
-    target_a = servers.nginx_origin(None) or servers.python_origin(None)
-    target_b = servers.nginx_origin(None) or servers.python_origin(None)
+    healthy = servers.origin(None)
+    target_a = servers.origin(None)
+    target_b = servers.origin(None)
     for origin in (healthy, target_a, target_b):
         origin.wait_ready()
     gateway = servers.gateway("soak", _config(healthy.url, target_a.url, target_b.url), cpus=None,

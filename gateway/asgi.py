@@ -27,7 +27,7 @@ signals.request_started.disconnect(reset_queries)
 signals.request_started.disconnect(close_old_connections)
 signals.request_finished.disconnect(close_old_connections)
 
-from gateway import lifecycle  # noqa: E402
+from gateway import lifecycle, observe  # noqa: E402
 from gateway import runtime as runtime_module  # noqa: E402
 from gateway.handler import GatewayASGIHandler  # noqa: E402
 
@@ -68,6 +68,7 @@ async def startup() -> None:
 
 
 async def shutdown() -> None:
+    observe.record_pending()  # the last interval's metrics and access lines
     if _watcher is not None:
         await _watcher.stop()
     runtime = runtime_module.current()

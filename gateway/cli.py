@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 
-from gateway import listen_socket
+from gateway import listen_socket, switches
 from gateway.config import ConfigError, load_config
 from gateway.runtime import DEFAULT_CONFIG
 
@@ -56,6 +56,11 @@ def check_command(args: argparse.Namespace) -> int:
 
 def serve_command(args: argparse.Namespace) -> int:
     if check_command(argparse.Namespace(file=args.config)) != 0:
+        return 2
+    try:  # each worker reads it again; a bad value stops the start here, without a traceback
+        switches.record_interval()
+    except ValueError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
         return 2
     os.environ["GATEWAY_CONFIG"] = os.path.abspath(args.config)
     os.environ["GATEWAY_WORKERS"] = str(args.workers)

@@ -176,6 +176,7 @@ async def metrics(request, runtime):
         from gateway.metrics import render
     except ImportError:
         return problem_response(501, "Not Implemented", "Metrics are not available.")
+    observe.record_pending()  # this worker's requests so far: a scrape right after them counts them
     body, content_type = render(request.headers.get("accept", ""))
     return HttpResponse(body, content_type=content_type)
 

@@ -65,8 +65,8 @@ def _registry() -> CollectorRegistry:
 def observe_many(child, observations: Sequence[tuple[float, Any]],
                  exemplar_of: Callable[[Any], dict[str, str]] | None = None) -> None:
     """``child.observe(amount, exemplar)`` for each observation, in one update per bucket
-    touched and one of the sum: a gateway worker records the requests finished in one turn
-    of its event loop together, and each ``observe`` takes a lock twice and walks the
+    touched and one of the sum: a gateway worker records the requests finished in one
+    interval together, and each ``observe`` takes a lock twice and walks the
     buckets in Python (3 to 4 us a request under load). A bucket keeps the last exemplar
     given for it, as with ``observe``. An observation is ``(amount, exemplar or None)``,
     or with ``exemplar_of`` ``(amount, item or None)``: the exemplar is then made only for

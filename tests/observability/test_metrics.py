@@ -27,6 +27,24 @@ def _metrics(gateway: GatewayProcess, accept: str = "") -> httpx.Response:
     return response
 
 
+def _settled_metrics(gateway: GatewayProcess) -> str:
+    """The exposition once every worker has recorded its finished requests: a worker
+    records them together every 20 ms (``GATEWAY_RECORD_INTERVAL_MS``) and at a scrape it
+    answers, so another worker's last ones can be missing for that long. Scraped until two
+    scrapes 0.1 s apart agree on the request series."""
+    def requests(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith(("gateway_request", "gateway_upstream"))]
+
+    deadline = time.monotonic() + 5
+    text = _metrics(gateway).text
+    while True:
+        time.sleep(0.1)
+        again = _metrics(gateway).text
+        if requests(again) == requests(text) or time.monotonic() > deadline:
+            return again
+        text = again
+
+
 def _value(text: str, prefix: str) -> float:
     return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
 
@@ -74,7 +92,7 @@ def test_totals_are_exact_across_workers(upstream):
             client.get(f"{gateway.url}/keyed/x")
         for _ in range(10):  # a method outside the HTTP set is counted as OTHER
             client.request("PURGE", f"{gateway.url}/api/echo/cache")
-        text = _metrics(gateway).text
+        text = _settled_metrics(gateway)
     assert _value(text, 'gateway_requests_total{method="GET",route="echo",status_code="200"}') == 120
     assert _value(text, 'gateway_requests_total{method="GET",route="keyed",status_code="401"}') == 30
     assert _value(text, 'gateway_auth_failures_total{policy="api_key",reason="missing_api_key",route="keyed"}') == 30
@@ -97,19 +115,19 @@ def test_requests_in_flight_counts_a_request_until_it_is_answered(multi_gateway)
         during = _value(_metrics(multi_gateway).text, "gateway_requests_in_flight")
         assert [future.result().status_code for future in slow] == [200, 200]
     assert during == 2
-    assert _value(_metrics(multi_gateway).text, "gateway_requests_in_flight") == 0
+    assert _value(_settled_metrics(multi_gateway), "gateway_requests_in_flight") == 0
 
 
 def test_distinct_paths_add_no_series(multi_gateway):
     with httpx.Client() as client:
         client.get(f"{multi_gateway.url}/api/echo/warm")
         client.get(f"{multi_gateway.url}/nowhere/warm")
-        before = _series(_metrics(multi_gateway).text)
+        before = _series(_settled_metrics(multi_gateway))
         for i in range(1000):
             client.get(f"{multi_gateway.url}/api/echo/item-{i}")
             if i % 10 == 0:
                 client.get(f"{multi_gateway.url}/nowhere/{i}")
-        after = _metrics(multi_gateway).text
+        after = _settled_metrics(multi_gateway)
     assert _series(after) == before
     assert "item-" not in after and "/nowhere" not in after
 

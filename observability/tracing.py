@@ -169,6 +169,12 @@ def _install_provider(service_name: str, mode: str) -> None:
     trace.set_tracer_provider(provider)
 
 
+def encode_queued() -> None:
+    """Encode the finished spans waiting for export now (loop export only)."""
+    if _loop_processor is not None:
+        _loop_processor.encode_queued()
+
+
 async def aclose() -> None:
     """On the serving loop's shutdown: send the spans still queued (loop export only)."""
     if _loop_processor is not None:

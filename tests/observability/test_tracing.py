@@ -154,6 +154,34 @@ def test_spans_still_queued_when_the_gateway_stops_are_sent(upstream, receiver):
         assert len(kinds) == 2
 
 
+def test_the_export_queue_bound_holds_spans_already_encoded(upstream, receiver):
+    """``OTEL_BSP_MAX_QUEUE_SIZE`` bounds what waits for export, whether the spans wait as
+    spans or already encoded (the gateway encodes its last requests' spans every 20 ms):
+    six spans kept, the rest dropped, until the export."""
+    env = {"OTEL_SDK_DISABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+           "OTEL_BSP_SCHEDULE_DELAY": "60000", "OTEL_BSP_MAX_QUEUE_SIZE": "6"}
+    gateway = GatewayProcess(gateway_config(upstream.url), env=env).start()
+    traces = set()
+    try:
+        with httpx.Client() as client:
+            for i in range(10):
+                response = client.get(f"{gateway.url}/api/echo/{i}")
+                traces.add(response.headers["traceresponse"].split("-")[1])
+                time.sleep(0.03)  # each request's spans encoded before the next one's
+    finally:
+        gateway.stop()
+
+    def exported() -> list:
+        with receiver.lock:
+            return [span for _, span in receiver.spans if span.trace_id.hex() in traces]
+
+    deadline = time.monotonic() + 5
+    while len(exported()) < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert len(exported()) == 6
+
+
 def test_a_line_the_gateway_logs_during_a_request_carries_that_request_s_trace(upstream, receiver):
     """Rate-limit store down: the warning written while the request waits for it names the
     request's trace and server span, so an operator goes from the warning to the trace."""

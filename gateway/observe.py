@@ -123,10 +123,11 @@ _NO_CONTEXT = contextvars.Context()  # the records carry their ids; nothing is r
 class _Pending:
     """What the requests of the current interval left to record, recorded together at its
     end: one write of their access lines, one update per metric child, the in-flight
-    gauge moved by the net change; their spans are encoded for export then too. Under load (one worker, 32 connections) ~60 requests
-    finish in 20 ms, where ~11 finished in one turn of the event loop (5 on a
-    rate-limited route, whose Redis replies split the turns): what a batch costs once
-    (labels looked up, locks taken, a write) is shared by more requests."""
+    gauge moved by the net change; their spans are encoded for export then too. Under
+    load (one worker, 32 connections) ~60 requests finish in 20 ms, where ~11 finished in
+    one turn of the event loop (5 on a rate-limited route, whose Redis replies split the
+    turns): what a batch costs once (labels looked up, locks taken, a write) is shared by
+    more requests."""
 
     __slots__ = ("started", "finished", "timer")
 

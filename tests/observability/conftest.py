@@ -33,14 +33,18 @@ class SpanStore:
                     self.spans.extend((attrs.get("service.name", ""), s) for s in scope.spans)
 
     def trace(self, trace_id: str, count: int, timeout: float = 5.0) -> list:
+        return self.traces({trace_id}, count, timeout)
+
+    def traces(self, trace_ids: set[str], count: int, timeout: float = 5.0) -> list:
+        """The spans of these traces, once there are at least ``count`` of them."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.lock:
-                found = [s for _, s in self.spans if s.trace_id.hex() == trace_id]
+                found = [s for _, s in self.spans if s.trace_id.hex() in trace_ids]
             if len(found) >= count:
                 return found
             time.sleep(0.05)
-        raise AssertionError(f"expected {count} spans of trace {trace_id}, got {len(found)}")
+        raise AssertionError(f"expected {count} spans of traces {sorted(trace_ids)}, got {len(found)}")
 
 
 class OtlpReceiver(SpanStore):

@@ -170,16 +170,9 @@ def test_the_export_queue_bound_holds_spans_already_encoded(upstream, receiver):
                 time.sleep(0.03)  # each request's spans encoded before the next one's
     finally:
         gateway.stop()
-
-    def exported() -> list:
-        with receiver.lock:
-            return [span for _, span in receiver.spans if span.trace_id.hex() in traces]
-
-    deadline = time.monotonic() + 5
-    while len(exported()) < 6 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    receiver.traces(traces, 6)
     time.sleep(0.2)
-    assert len(exported()) == 6
+    assert len(receiver.traces(traces, 6)) == 6
 
 
 def test_a_line_the_gateway_logs_during_a_request_carries_that_request_s_trace(upstream, receiver):
